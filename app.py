@@ -1,0 +1,79 @@
+"""Application factory: config → logging → extensions → errors → hooks → blueprints."""
+
+import logging
+import time
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+import logs
+from auth import init_jwt, resolve_jwt_settings
+from cli import register_cli
+from config import Config
+from errors import register_error_handlers
+from extensions import jwt, limiter
+from quotas import rate_limit_headers
+from services.concurrency import LocalConcurrency
+from services.health import UpstreamProbe, is_loopback
+from upstream.client import OpenRouterClient
+
+API_PREFIX = "/api/v2/openrouter"
+VERSION = "2.0.0"
+log = logging.getLogger("gateway")
+
+
+def create_app(config=None):
+    """Build the gateway; `config` is a Config instance or class (default: from the environment)."""
+    cfg = config() if isinstance(config, type) else (config or Config())
+    cfg.validate()
+    logs.configure_logging(cfg)
+    app = Flask(__name__)
+    app.config.from_object(cfg)
+    app.config["VERSION"] = VERSION
+    app.json.sort_keys = False
+    jwt_settings, decode_key = resolve_jwt_settings(cfg)
+    app.config.update(jwt_settings)
+    app.config["RATELIMIT_SWALLOW_ERRORS"] = cfg.RATELIMIT_FAIL_OPEN
+    if cfg.TRUSTED_PROXIES > 0:
+        hops = cfg.TRUSTED_PROXIES
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_prefix=hops)
+
+    init_jwt(app, jwt, decode_key)
+    limiter.init_app(app)
+    register_error_handlers(app)
+    _init_services(app)
+    app.before_request(logs.start_request)
+    app.after_request(rate_limit_headers)
+    app.after_request(logs.finish_request)
+    _register_blueprints(app, cfg)
+    register_cli(app)
+    _announce_upstream(cfg)
+    return app
+
+
+def _init_services(app):
+    client = OpenRouterClient(app.config)
+    app.extensions["openrouter"] = client
+    app.extensions["upstream_probe"] = UpstreamProbe(client)
+    app.extensions["concurrency"] = LocalConcurrency()
+    app.extensions["started_at"] = time.monotonic()
+    memory_ok = lambda: {"status": "ok", "backend": "memory"}  # noqa: E731
+    app.extensions["storage_checks"] = {"rate_limit_storage": memory_ok, "session_store": memory_ok}
+
+
+def _register_blueprints(app, cfg):
+    from blueprints import docs, health
+
+    for module in (health, docs):
+        app.register_blueprint(module.bp, url_prefix=API_PREFIX)
+    if cfg.TESTING:
+        from tests import quota_probe
+
+        app.register_blueprint(quota_probe.bp, url_prefix=API_PREFIX)
+
+
+def _announce_upstream(cfg):
+    if is_loopback(cfg.OPENROUTER_BASE_URL) and not cfg.TESTING:
+        log.warning("UPSTREAM IS A LOOPBACK STAND-IN, NOT OPENROUTER: %s", cfg.OPENROUTER_BASE_URL)
+    if not cfg.OPENROUTER_API_KEY:
+        log.warning("OPENROUTER_API_KEY is not set: upstream calls answer 503 and /health is degraded")

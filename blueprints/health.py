@@ -1,0 +1,41 @@
+"""Liveness and readiness probes: no auth, never rate limited, never waiting on OpenRouter."""
+
+import time
+
+from flask import Blueprint, current_app, jsonify
+
+from openapi import doc
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/health/live")
+@doc(auth=False, tags=["health"], responses={200: {"description": "The process answers"}})
+def live():
+    """Liveness: the process answers."""
+    return jsonify(status="ok")
+
+
+@bp.get("/health")
+@doc(auth=False, tags=["health"], responses={
+    200: {"description": "ok or degraded"}, 503: {"description": "down: shared state unavailable"}})
+def ready():
+    """Readiness: upstream, rate-limit storage and session store."""
+    ext = current_app.extensions
+    checks = {
+        "upstream": ext["upstream_probe"].status(),
+        "rate_limit_storage": ext["storage_checks"]["rate_limit_storage"](),
+        "session_store": ext["storage_checks"]["session_store"](),
+    }
+    storage_down = any(checks[name]["status"] == "down" for name in ("rate_limit_storage", "session_store"))
+    if storage_down and not current_app.config["RATELIMIT_FAIL_OPEN"]:
+        status = "down"
+    elif storage_down or checks["upstream"]["status"] == "degraded":
+        status = "degraded"
+    else:
+        status = "ok"
+    body = {
+        "status": status, "version": current_app.config["VERSION"],
+        "uptime_s": round(time.monotonic() - ext["started_at"], 1), "checks": checks,
+    }
+    return jsonify(body), 503 if status == "down" else 200

@@ -1,0 +1,192 @@
+"""One exception tree for every error the gateway answers, rendered by one handler in API.md's envelope."""
+
+
+class ApiError(Exception):
+    """Base of every error answered to a caller: status, `type`, message, optional details and headers."""
+
+    status = 500
+    type = "internal_error"
+
+    def __init__(self, message, details=None, headers=None, status=None):
+        super().__init__(message)
+        self.message = message
+        self.details = details
+        self.headers = dict(headers or {})
+        if status is not None:
+            self.status = status
+
+    def to_dict(self, request_id=None):
+        """The body of API.md's error envelope."""
+        error = {"code": self.status, "type": self.type, "message": self.message}
+        if self.details:
+            error["details"] = self.details
+        error["request_id"] = request_id
+        return {"error": error}
+
+
+class InvalidRequestError(ApiError):
+    status = 400
+    type = "invalid_request_error"
+
+
+class AuthenticationError(ApiError):
+    status = 401
+    type = "authentication_error"
+
+
+class PermissionDeniedError(ApiError):
+    status = 403
+    type = "permission_error"
+
+
+class NotFoundError(ApiError):
+    status = 404
+    type = "not_found_error"
+
+
+class MethodNotAllowedError(ApiError):
+    status = 405
+    type = "method_not_allowed"
+
+
+class ConflictError(ApiError):
+    status = 409
+    type = "conflict_error"
+
+
+class RequestTooLargeError(ApiError):
+    status = 413
+    type = "request_too_large"
+
+
+class RateLimitError(ApiError):
+    """429; always carries a whole `Retry-After` of at least one second."""
+
+    status = 429
+    type = "rate_limit_error"
+
+    def __init__(self, message, retry_after=1, details=None, headers=None):
+        headers = dict(headers or {})
+        headers["Retry-After"] = str(max(1, int(-(-float(retry_after) // 1))))
+        super().__init__(message, details=details, headers=headers)
+
+
+class InternalError(ApiError):
+    status = 500
+    type = "internal_error"
+
+
+class UpstreamError(ApiError):
+    status = 502
+    type = "upstream_error"
+
+
+class ServiceUnavailableError(ApiError):
+    status = 503
+    type = "service_unavailable"
+
+
+class UpstreamTimeoutError(ApiError):
+    status = 504
+    type = "upstream_timeout"
+
+
+NO_RETRY = {"x-should-retry": "false"}
+
+
+def flatten_messages(messages, prefix=""):
+    """marshmallow's nested error dict as {"dotted.path": [messages]}."""
+    if isinstance(messages, dict):
+        flat = {}
+        for key, value in messages.items():
+            path = f"{prefix}.{key}" if prefix and key != "_schema" else (prefix or str(key))
+            flat.update(flatten_messages(value, path))
+        return flat
+    if isinstance(messages, list) and messages and not all(isinstance(m, str) for m in messages):
+        flat = {}
+        for item in messages:
+            flat.update(flatten_messages(item, prefix))
+        return flat
+    return {prefix or "_body": list(messages) if isinstance(messages, list) else [str(messages)]}
+
+
+def validation_error(messages):
+    """A 400 whose message names the first failing field and whose details list them all."""
+    details = flatten_messages(messages)
+    path, problems = next(iter(details.items()))
+    message = f"{path}: {problems[0]}" if path != "_body" else problems[0]
+    return InvalidRequestError(message, details=details)
+
+
+_HTTP_ERRORS = {
+    400: (InvalidRequestError, "Request body is not valid JSON"),
+    404: (NotFoundError, "No such route; see /api/v2/openrouter/docs"),
+    405: (MethodNotAllowedError, "Method not allowed for this route"),
+    413: (RequestTooLargeError, "Request body is too large"),
+    415: (InvalidRequestError, "Send the body as JSON with 'Content-Type: application/json'"),
+}
+
+
+def from_http_exception(exc):
+    """werkzeug's HTTP errors as our own, with a message of ours (never an HTML page)."""
+    cls, message = _HTTP_ERRORS.get(exc.code, (None, None))
+    if cls is None:
+        return ApiError(exc.description or exc.name, status=exc.code or 500)
+    error = cls(message)
+    if exc.code == 405 and getattr(exc, "valid_methods", None):
+        error.headers["Allow"] = ", ".join(exc.valid_methods)
+    return error
+
+
+def register_error_handlers(app):
+    """Point every layer's errors at the one envelope."""
+    import logging
+
+    from flask import g, request
+    from flask_limiter.errors import RateLimitExceeded
+    from marshmallow import ValidationError
+    from redis.exceptions import RedisError
+    from werkzeug.exceptions import HTTPException
+
+    log = logging.getLogger("gateway")
+
+    def render(error):
+        from flask import current_app
+
+        request_id = g.get("request_id")
+        body = current_app.json.dumps(error.to_dict(request_id))
+        response = current_app.response_class(body, status=error.status, mimetype="application/json")
+        response.headers.update(error.headers)
+        return response
+
+    def handle_http(exc):
+        if isinstance(exc, RateLimitExceeded):
+            return render(rate_limit_exceeded(exc))
+        return render(from_http_exception(exc))
+
+    def handle_redis(exc):
+        log.warning("redis unavailable: %s", type(exc).__name__)
+        return render(ServiceUnavailableError("Shared state (Redis) is not answering; try again shortly"))
+
+    def handle_crash(exc):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return render(InternalError("Internal error; the request id identifies it in the logs"))
+
+    app.register_error_handler(ApiError, render)
+    app.register_error_handler(HTTPException, handle_http)
+    app.register_error_handler(ValidationError, lambda exc: render(validation_error(exc.messages)))
+    app.register_error_handler(RedisError, handle_redis)
+    app.register_error_handler(Exception, handle_crash)
+    app.extensions["render_error"] = render
+
+
+def rate_limit_exceeded(exc):
+    """flask-limiter's breach as our 429, Retry-After until the window frees a slot."""
+    import time
+
+    from extensions import limiter
+
+    current = limiter.current_limit
+    retry_after = current.reset_at - time.time() if current else 1
+    limit = str(exc.limit.limit) if getattr(exc, "limit", None) else "rate limit"
+    return RateLimitError(f"Rate limit exceeded: {limit} per user for this endpoint", retry_after=retry_after)

@@ -1,0 +1,110 @@
+"""Structured logs: every line carries the request id; one line per request, written when it closes."""
+
+import logging
+import re
+import sys
+import time
+import uuid
+
+import orjson
+from flask import g, has_request_context, request
+
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+log = logging.getLogger("gateway")
+access_log = logging.getLogger("gateway.access")
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds `request_id` to every record made while a request is handled."""
+
+    def filter(self, record):
+        if not hasattr(record, "request_id"):
+            record.request_id = g.get("request_id") if has_request_context() else None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, request id and any extra fields."""
+
+    EXTRA = ("method", "path", "status", "duration_ms", "user", "bytes", "remote_addr")
+
+    def format(self, record):
+        entry = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", None),
+        }
+        for name in self.EXTRA:
+            if hasattr(record, name):
+                entry[name] = getattr(record, name)
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return orjson.dumps(entry).decode()
+
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+
+
+class RedactingFormatter(logging.Formatter):
+    """Wraps a formatter so that no secret (the OpenRouter key) survives into a log line."""
+
+    def __init__(self, inner, secrets):
+        super().__init__()
+        self.inner, self.secrets = inner, [s for s in secrets if s]
+
+    def format(self, record):
+        line = self.inner.format(record)
+        for secret in self.secrets:
+            line = line.replace(secret, "[REDACTED]")
+        return line
+
+
+def configure_logging(cfg):
+    """Send the gateway's logs to stderr in the configured format, once per process."""
+    root = logging.getLogger()
+    root.setLevel(cfg.LOG_LEVEL)
+    handler = next((h for h in root.handlers if getattr(h, "_gateway", False)), None)
+    if handler is None:
+        handler = logging.StreamHandler(sys.stderr)
+        handler._gateway = True
+        handler.addFilter(RequestIdFilter())
+        root.addHandler(handler)
+    inner = JsonFormatter() if cfg.LOG_FORMAT == "json" else logging.Formatter(TEXT_FORMAT)
+    handler.setFormatter(RedactingFormatter(inner, [cfg.OPENROUTER_API_KEY]))
+    logging.Formatter.converter = time.gmtime
+
+
+def start_request():
+    """Take the caller's X-Request-ID when it is well formed, else make one; start the clock."""
+    g.started = time.perf_counter()
+    given = request.headers.get("X-Request-ID")
+    g.request_id = given if given and REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+
+def finish_request(response):
+    """Tag the response and log it when it is closed (a stream's line gets its real duration)."""
+    response.headers["X-Request-ID"] = g.request_id
+    started, rid, user = g.started, g.request_id, g.get("user")
+    method, path, status = request.method, request.path, response.status_code
+    remote = request.remote_addr
+
+    def write_line():
+        access_log.info(
+            "%s %s %s", method, path, status,
+            extra={
+                "method": method, "path": path, "status": status, "user": user, "request_id": rid,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "bytes": sent_bytes(response), "remote_addr": remote,
+            },
+        )
+
+    response.call_on_close(write_line)
+    return response
+
+
+def sent_bytes(response):
+    """Body size: counted by the relay for streams, else the body's length."""
+    counted = getattr(response, "sent_bytes", None)
+    return counted if counted is not None else response.calculate_content_length()

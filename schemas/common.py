@@ -1,0 +1,64 @@
+"""Request body parsing shared by every view, and the schemas every module uses."""
+
+import orjson
+from flask import g, request
+from marshmallow import INCLUDE, Schema, fields
+
+from errors import InvalidRequestError, validation_error
+
+SEND_JSON = "Send the body as JSON with 'Content-Type: application/json'"
+
+
+def json_body():
+    """The request body as a JSON object, parsed once per request; 400 for anything else."""
+    body = g.get("json_body")
+    if body is None:
+        if not request.is_json:
+            raise InvalidRequestError(SEND_JSON)
+        try:
+            body = orjson.loads(request.get_data(cache=True))
+        except orjson.JSONDecodeError:
+            raise InvalidRequestError("Request body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise InvalidRequestError("Request body must be a JSON object")
+        g.json_body = body
+    return body
+
+
+def wants_stream():
+    """True when the body asks for a stream (JSON `"stream": true`, or a form field `stream=true`)."""
+    if request.mimetype == "multipart/form-data":
+        return request.form.get("stream", "").lower() in {"1", "true", "yes", "on"}
+    try:
+        return json_body().get("stream") is True
+    except InvalidRequestError:
+        return False  # the view answers the bad body itself
+
+
+def load(schema, data):
+    """Validate `data` with `schema`, raising our 400 with dotted-path details."""
+    errors = schema.validate(data)
+    if errors:
+        raise validation_error(errors)
+    return data
+
+
+class PassThroughSchema(Schema):
+    """An object the gateway does not interpret: unknown keys pass through untouched."""
+
+    class Meta:
+        unknown = INCLUDE
+
+
+class ErrorBodySchema(Schema):
+    code = fields.Integer(required=True)
+    type = fields.String(required=True)
+    message = fields.String(required=True)
+    details = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    request_id = fields.String(allow_none=True)
+
+
+class ErrorSchema(Schema):
+    """API.md's error envelope."""
+
+    error = fields.Nested(ErrorBodySchema, required=True)

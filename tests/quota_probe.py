@@ -1,0 +1,50 @@
+"""Routes that only the test configuration registers, to exercise quotas before real endpoints use them."""
+
+from flask import Blueprint, jsonify
+from marshmallow import Schema, fields
+
+from auth import require_user
+from quotas import chat_quota, concurrency_slot
+from schemas.common import json_body, load
+
+bp = Blueprint("quota_probe", __name__)
+
+
+@bp.post("/_test/quota")
+@require_user
+@chat_quota
+@concurrency_slot
+def quota():
+    """Counts against the chat bucket."""
+    return jsonify(ok=True)
+
+
+@bp.get("/_test/hold")
+@require_user
+@concurrency_slot
+def hold():
+    """A stream that holds a concurrency slot until the client closes it."""
+
+    def chunks():
+        yield b"one\n"
+        yield b"two\n"
+
+    return chunks(), 200, {"Content-Type": "text/plain"}
+
+
+@bp.get("/_test/crash")
+def crash():
+    """A bug: the handler must answer 500 without a traceback."""
+    raise RuntimeError("secret internals sk-or-v1-test must not leak")
+
+
+class EchoSchema(Schema):
+    name = fields.String(required=True)
+    items = fields.List(fields.Nested(Schema.from_dict({"n": fields.Integer(required=True)})))
+
+
+@bp.post("/_test/echo")
+@require_user
+def echo():
+    """Validates a JSON body and echoes it."""
+    return jsonify(load(EchoSchema(), json_body()))

@@ -1,0 +1,128 @@
+"""One place that turns OpenRouter's failures into the gateway's errors (API.md's error table)."""
+
+import time
+
+import orjson
+import requests
+from urllib3.exceptions import NewConnectionError
+
+from errors import (
+    NO_RETRY,
+    InvalidRequestError,
+    PermissionDeniedError,
+    RateLimitError,
+    RequestTooLargeError,
+    UpstreamError,
+    UpstreamTimeoutError,
+)
+
+PROVIDER_ERROR = "Provider returned error"
+
+
+def parse_error_body(content):
+    """OpenRouter's `{"error": {code, message, metadata}}`, tolerating any other body."""
+    try:
+        body = orjson.loads(content) if content else None
+    except orjson.JSONDecodeError:
+        return {}
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, dict) else {}
+
+
+def _text(value, limit=2000):
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else orjson.dumps(value).decode()
+    return text[:limit]
+
+
+def upstream_details(error):
+    """The useful parts of OpenRouter's metadata, as `details` lists of strings."""
+    meta = error.get("metadata") if isinstance(error.get("metadata"), dict) else {}
+    details = {}
+    for key in ("raw", "provider_name", "flagged_input", "error_type", "model_slug"):
+        if meta.get(key) is not None:
+            details[f"upstream.{key}"] = [_text(meta[key])]
+    if isinstance(meta.get("reasons"), list):
+        details["reasons"] = [str(r) for r in meta["reasons"]]
+    return details or None
+
+
+def _message(error, fallback):
+    message = error.get("message") if isinstance(error.get("message"), str) else fallback
+    raw = (error.get("metadata") or {}).get("raw") if isinstance(error.get("metadata"), dict) else None
+    if message == PROVIDER_ERROR and raw:
+        message = f"{PROVIDER_ERROR}: {_text(raw, 500)}"
+    return message
+
+
+def _retry_after(headers, error):
+    """Seconds to wait: OpenRouter's Retry-After, else its X-RateLimit-Reset (epoch ms), else 1."""
+    value = headers.get("Retry-After") if headers else None
+    try:
+        return max(1.0, float(value))
+    except (TypeError, ValueError):
+        pass
+    meta = error.get("metadata") if isinstance(error.get("metadata"), dict) else {}
+    limits = meta.get("headers") if isinstance(meta.get("headers"), dict) else {}
+    reset = limits.get("X-RateLimit-Reset")
+    try:
+        return max(1.0, float(reset) / 1000 - time.time())
+    except (TypeError, ValueError):
+        return 1.0
+
+
+def error_for_status(status, error, headers=None):
+    """Our error for an OpenRouter status and its parsed `error` object."""
+    message = _message(error, f"OpenRouter answered HTTP {status}")
+    details = upstream_details(error)
+    if status in (400, 404, 422):
+        return InvalidRequestError(message, details=details)
+    if status == 401:
+        return UpstreamError("OpenRouter rejected the gateway's API key (401)", headers=NO_RETRY)
+    if status == 402:
+        return UpstreamError(f"OpenRouter credits exhausted (402): {message}", headers=NO_RETRY)
+    if status == 403 and details and "reasons" in details:
+        return PermissionDeniedError(f"Moderation: {message}", details=details)
+    if status == 403:
+        return UpstreamError(f"OpenRouter refused the gateway's key (403): {message}", headers=NO_RETRY)
+    if status in (408, 524):
+        return UpstreamTimeoutError(f"OpenRouter timed out ({status}): {message}", headers=NO_RETRY)
+    if status == 413:
+        return RequestTooLargeError(message, details=details)
+    if status == 429:
+        return RateLimitError(f"OpenRouter rate limit: {message}", retry_after=_retry_after(headers, error),
+                              details=details)
+    return UpstreamError(f"OpenRouter error ({status}): {message}", details=details, headers=NO_RETRY)
+
+
+def error_from_response(status, content, headers):
+    """Our error for an OpenRouter HTTP error response."""
+    return error_for_status(status, parse_error_body(content), headers)
+
+
+def error_from_chunk(error):
+    """Our error for an `error` object found inside a 200 (a stream chunk or an error-only body)."""
+    code = error.get("code")
+    try:
+        status = int(code)
+    except (TypeError, ValueError):
+        status = 502
+    return error_for_status(status if 400 <= status < 600 else 502, error)
+
+
+def error_from_exception(exc):
+    """Our error for a requests exception: unreachable, silent, or cut off."""
+    if isinstance(exc, requests.ConnectTimeout) or _never_connected(exc):
+        return UpstreamError("OpenRouter is unreachable: could not open a connection")
+    if isinstance(exc, requests.ReadTimeout):
+        return UpstreamTimeoutError("OpenRouter sent nothing within OPENROUTER_TIMEOUT", headers=NO_RETRY)
+    return UpstreamError("The connection to OpenRouter broke before the answer was complete",
+                         headers=NO_RETRY)
+
+
+def _never_connected(exc):
+    if not isinstance(exc, requests.ConnectionError):
+        return False
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, NewConnectionError)
