@@ -13,6 +13,7 @@ from config import Config
 from errors import register_error_handlers
 from extensions import jwt, limiter
 from quotas import rate_limit_headers
+from services.catalogue import ModelCatalogue
 from services.concurrency import LocalConcurrency
 from services.health import UpstreamProbe, is_loopback
 from upstream.client import OpenRouterClient
@@ -55,6 +56,9 @@ def _init_services(app):
     client = OpenRouterClient(app.config)
     app.extensions["openrouter"] = client
     app.extensions["upstream_probe"] = UpstreamProbe(client)
+    app.extensions["catalogue"] = ModelCatalogue(
+        fetch=lambda: client.get_json("/models"), ttl=app.config["MODELS_CACHE_TTL"]
+    )
     app.extensions["concurrency"] = LocalConcurrency()
     app.extensions["started_at"] = time.monotonic()
     memory_ok = lambda: {"status": "ok", "backend": "memory"}  # noqa: E731
@@ -62,9 +66,9 @@ def _init_services(app):
 
 
 def _register_blueprints(app, cfg):
-    from blueprints import docs, health
+    from blueprints import audio, chat, docs, health, models, tools, vision
 
-    for module in (health, docs):
+    for module in (health, docs, chat, models, vision, audio, tools):
         app.register_blueprint(module.bp, url_prefix=API_PREFIX)
     if cfg.TESTING:
         from tests import quota_probe

@@ -1,6 +1,6 @@
 """Routes that only the test configuration registers, to exercise quotas before real endpoints use them."""
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 from marshmallow import Schema, fields
 
 from auth import require_user
@@ -35,7 +35,7 @@ def hold():
 @bp.get("/_test/crash")
 def crash():
     """A bug: the handler must answer 500 without a traceback."""
-    raise RuntimeError("secret internals sk-or-v1-test must not leak")
+    raise RuntimeError(f"secret internals {current_app.config['OPENROUTER_API_KEY']} must not leak")
 
 
 class EchoSchema(Schema):

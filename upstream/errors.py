@@ -48,7 +48,8 @@ def upstream_details(error):
     return details or None
 
 
-def _message(error, fallback):
+def describe(error, fallback):
+    """OpenRouter's message, with `metadata.raw` when the message is only 'Provider returned error'."""
     message = error.get("message") if isinstance(error.get("message"), str) else fallback
     raw = (error.get("metadata") or {}).get("raw") if isinstance(error.get("metadata"), dict) else None
     if message == PROVIDER_ERROR and raw:
@@ -74,7 +75,7 @@ def _retry_after(headers, error):
 
 def error_for_status(status, error, headers=None):
     """Our error for an OpenRouter status and its parsed `error` object."""
-    message = _message(error, f"OpenRouter answered HTTP {status}")
+    message = describe(error, f"OpenRouter answered HTTP {status}")
     details = upstream_details(error)
     if status in (400, 404, 422):
         return InvalidRequestError(message, details=details)

@@ -1,0 +1,5 @@
+"""Placeholder: filled in by its own issue."""
+
+from flask import Blueprint
+
+bp = Blueprint("audio", __name__)

@@ -1,0 +1,41 @@
+"""Chat completions, plain and streamed (SSE)."""
+
+from flask import Blueprint
+
+from auth import require_user
+from openapi import doc
+from quotas import chat_quota, chat_stream_quota, concurrency_slot, streaming_quota
+from responses import completion_response, stream_response
+from schemas.chat import ChatRequestSchema
+from schemas.common import json_body, load
+
+bp = Blueprint("chat", __name__)
+CHAT_REQUEST = ChatRequestSchema()
+SSE = {200: {"description": "Server-sent events: chat.completion.chunk data events, then [DONE]",
+             "content": {"text/event-stream": {"schema": {"type": "string"}}}}}
+COMPLETION = {200: {"description": "OpenRouter's chat.completion, unchanged (or SSE with stream: true)",
+                    "content": {"application/json": {"schema": {"type": "object"}},
+                                "text/event-stream": {"schema": {"type": "string"}}}}}
+ERRORS = (400, 403, 413, 429, 502, 503, 504)
+
+
+@bp.post("/chat/completions")
+@doc(tags=["chat"], body=ChatRequestSchema, responses=COMPLETION, errors=ERRORS)
+@require_user
+@chat_quota
+@chat_stream_quota
+@concurrency_slot
+def completions():
+    """Create a chat completion (streamed as SSE when `stream` is true)."""
+    body = load(CHAT_REQUEST, json_body())
+    return stream_response(body) if body.get("stream") is True else completion_response(body)
+
+
+@bp.post("/chat/stream")
+@doc(tags=["chat"], body=ChatRequestSchema, responses=SSE, errors=ERRORS)
+@require_user
+@streaming_quota
+@concurrency_slot
+def stream():
+    """Stream a chat completion as server-sent events."""
+    return stream_response(load(CHAT_REQUEST, json_body()))

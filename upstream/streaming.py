@@ -1,0 +1,84 @@
+"""The SSE relay: upstream events forwarded as they arrive, failures after the first byte as an error event."""
+
+import select
+import socket
+
+import orjson
+import requests
+from urllib3.exceptions import ReadTimeoutError
+
+from errors import UpstreamError, UpstreamTimeoutError
+from upstream.errors import error_from_chunk
+
+DONE = b"data: [DONE]\n\n"
+
+
+def error_event(error, request_id):
+    """One `data:` event carrying our error envelope."""
+    return b"data: " + orjson.dumps(error.to_dict(request_id)) + b"\n\n"
+
+
+def client_gone(sock):
+    """True when the client closed its connection (readable with nothing to read)."""
+    if sock is None:
+        return False
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):
+        return True
+
+
+def _stream_failure(exc):
+    reason = exc.args[0] if isinstance(exc, requests.ConnectionError) and exc.args else None
+    if isinstance(exc, requests.ReadTimeout) or isinstance(reason, ReadTimeoutError):
+        return UpstreamTimeoutError("OpenRouter went silent mid-stream for longer than OPENROUTER_TIMEOUT")
+    return UpstreamError("The connection to OpenRouter broke mid-stream")
+
+
+def _events(upstream):
+    """Complete SSE events (without their blank-line terminator) as the upstream sends them."""
+    buffer = b""
+    for chunk in upstream.iter_content(chunk_size=None):
+        buffer += chunk.replace(b"\r\n", b"\n") if b"\r" in chunk else chunk
+        while True:
+            end = buffer.find(b"\n\n")
+            if end < 0:
+                break
+            yield buffer[:end]
+            buffer = buffer[end + 2:]
+
+
+def relay(upstream, request_id, sock=None, on_data=None):
+    """Yield SSE bytes to the client; always closes the upstream response, stopping OpenRouter's billing."""
+    try:
+        for event in _events(upstream):
+            if client_gone(sock):
+                return
+            if event.startswith(b"data:"):
+                data = event[5:].strip()
+                if data == b"[DONE]":
+                    yield DONE
+                    return
+                if b'"error"' in data:
+                    error = _error_in(data)
+                    if error is not None:
+                        yield error_event(error_from_chunk(error), request_id) + DONE
+                        return
+                if on_data is not None:
+                    on_data(data)
+            yield event + b"\n\n"
+        yield error_event(UpstreamError("OpenRouter ended the stream without [DONE]"), request_id) + DONE
+    except requests.RequestException as exc:
+        yield error_event(_stream_failure(exc), request_id) + DONE
+    finally:
+        upstream.close()
+
+
+def _error_in(data):
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    error = parsed.get("error") if isinstance(parsed, dict) else None
+    return error if isinstance(error, dict) else None
