@@ -24,3 +24,5 @@ accesslog = None  # the app writes one structured line per request itself
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 forwarded_allow_ips = "*"  # ProxyFix with TRUSTED_PROXIES decides which hops are believed
+# Several gateways (tests, benchmarks, blue/green) share a host: no shared control socket in $HOME.
+control_socket_disable = True

@@ -91,12 +91,13 @@ def finish_request(response):
     remote = request.remote_addr
 
     def write_line():
+        duration = round((time.perf_counter() - started) * 1000, 2)
+        size = sent_bytes(response)
         access_log.info(
-            "%s %s %s", method, path, status,
+            "%s %s %s %sms user=%s bytes=%s", method, path, status, duration, user, size,
             extra={
                 "method": method, "path": path, "status": status, "user": user, "request_id": rid,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                "bytes": sent_bytes(response), "remote_addr": remote,
+                "duration_ms": duration, "bytes": size, "remote_addr": remote,
             },
         )
 

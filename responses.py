@@ -83,9 +83,21 @@ def stream_response(body):
     upstream = client.open_stream(payload)
     waited = time.perf_counter() - started
     sock = request.environ.get("gunicorn.socket")
-    response = Response(relay(upstream, g.request_id, sock), mimetype="text/event-stream", headers=SSE_HEADERS)
+    response = Response(mimetype="text/event-stream", headers=SSE_HEADERS)
+    response.response = _counted(response, relay(upstream, g.request_id, sock))
     generation = upstream.headers.get("X-Generation-Id")
     if generation:
         response.headers["X-Generation-Id"] = generation
     response.headers["X-Gateway-Overhead-Ms"] = _overhead_ms(waited)
     return response
+
+
+def _counted(response, events):
+    """Pass the relay through, counting bytes for the request's log line."""
+    response.sent_bytes = 0
+    try:
+        for chunk in events:
+            response.sent_bytes += len(chunk)
+            yield chunk
+    finally:
+        events.close()
