@@ -14,8 +14,9 @@ from errors import register_error_handlers
 from extensions import jwt, limiter
 from quotas import rate_limit_headers
 from services.catalogue import ModelCatalogue
-from services.concurrency import LocalConcurrency
+from services.concurrency import LocalConcurrency, RedisConcurrency
 from services.health import UpstreamProbe, is_loopback
+from services.redis_state import REDIS_OPTIONS, make_redis, redis_check
 from upstream.client import OpenRouterClient
 
 API_PREFIX = "/api/v2/openrouter"
@@ -34,13 +35,17 @@ def create_app(config=None):
     app.json.sort_keys = False
     jwt_settings, decode_key = resolve_jwt_settings(cfg)
     app.config.update(jwt_settings)
-    app.config["RATELIMIT_SWALLOW_ERRORS"] = cfg.RATELIMIT_FAIL_OPEN
+    if cfg.RATELIMIT_STORAGE_URI.startswith(("redis://", "rediss://", "unix://")):
+        app.config["RATELIMIT_STORAGE_OPTIONS"] = dict(REDIS_OPTIONS)
     if cfg.TRUSTED_PROXIES > 0:
         hops = cfg.TRUSTED_PROXIES
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_prefix=hops)
 
     init_jwt(app, jwt, decode_key)
     limiter.init_app(app)
+    # flask-limiter reads RATELIMIT_SWALLOW_ERRORS only on its first init_app; one process may build several
+    # apps (tests, the CLI), so each app states its own.
+    limiter._swallow_errors = cfg.RATELIMIT_FAIL_OPEN
     register_error_handlers(app)
     _init_services(app)
     app.before_request(logs.start_request)
@@ -59,10 +64,26 @@ def _init_services(app):
     app.extensions["catalogue"] = ModelCatalogue(
         fetch=lambda: client.get_json("/models"), ttl=app.config["MODELS_CACHE_TTL"]
     )
-    app.extensions["concurrency"] = LocalConcurrency()
     app.extensions["started_at"] = time.monotonic()
     memory_ok = lambda: {"status": "ok", "backend": "memory"}  # noqa: E731
-    app.extensions["storage_checks"] = {"rate_limit_storage": memory_ok, "session_store": memory_ok}
+    checks = app.extensions["storage_checks"] = {"rate_limit_storage": memory_ok, "session_store": memory_ok}
+    redis_url = app.config["REDIS_URL"]
+    if redis_url:
+        shared = app.extensions["redis"] = make_redis(redis_url)
+        app.extensions["concurrency"] = RedisConcurrency(shared)
+        checks["session_store"] = lambda: redis_check(shared)
+    else:
+        app.extensions["concurrency"] = LocalConcurrency()
+    if app.config["RATELIMIT_STORAGE_URI"] != "memory://":
+        checks["rate_limit_storage"] = _limiter_check
+
+
+def _limiter_check():
+    try:
+        ok = limiter.storage.check()
+    except Exception:  # the storage's own error types vary by backend
+        ok = False
+    return {"status": "ok" if ok else "down", "backend": "redis"}
 
 
 def _register_blueprints(app, cfg):

@@ -35,6 +35,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
             "request_id": getattr(record, "request_id", None),
+            "pid": record.process,
         }
         for name in self.EXTRA:
             if hasattr(record, name):

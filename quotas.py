@@ -1,14 +1,19 @@
 """Per-user quotas: flask-limiter buckets per endpoint type and the concurrency cap."""
 
+import logging
 import math
 import time
 from functools import wraps
 
 from flask import after_this_request, current_app, g
+from redis.exceptions import RedisError
 
 from errors import RateLimitError
 from extensions import limiter
 from schemas.common import wants_stream
+
+log = logging.getLogger("gateway.quotas")
+SKIPPED = "skipped"  # no slot was taken: Redis was down and RATELIMIT_FAIL_OPEN let the call through
 
 
 def _setting(name):
@@ -38,8 +43,9 @@ def concurrency_slot(view):
         cfg = current_app.config
         if not cfg["RATELIMIT_ENABLED"]:
             return view(*args, **kwargs)
-        counter, user = current_app.extensions["concurrency"], g.user
-        if not counter.acquire(user, cfg["MAX_CONCURRENT_PER_USER"]):
+        slots, user = current_app.extensions["concurrency"], g.user
+        token = _acquire(slots, user, cfg)
+        if token is None:
             raise RateLimitError(
                 f"Too many calls in flight: at most {cfg['MAX_CONCURRENT_PER_USER']} at once per user",
                 retry_after=1,
@@ -47,7 +53,7 @@ def concurrency_slot(view):
 
         @after_this_request
         def release_on_close(response):
-            response.call_on_close(lambda: counter.release(user))
+            response.call_on_close(lambda: _release(slots, user, token))
             return response
 
         return view(*args, **kwargs)
@@ -55,13 +61,36 @@ def concurrency_slot(view):
     return wrapper
 
 
+def _acquire(slots, user, cfg):
+    try:
+        return slots.acquire(user, cfg["MAX_CONCURRENT_PER_USER"])
+    except RedisError:
+        if cfg["RATELIMIT_FAIL_OPEN"]:
+            log.warning("concurrency cap skipped: Redis unavailable (RATELIMIT_FAIL_OPEN)")
+            return SKIPPED
+        raise
+
+
+def _release(slots, user, token):
+    if token is SKIPPED:
+        return
+    try:
+        slots.release(user, token)
+    except RedisError:
+        log.warning("could not release a concurrency slot: Redis unavailable; it expires by itself")
+
+
 def rate_limit_headers(response):
     """X-RateLimit-* on rate-limited routes, from the bucket flask-limiter checked for this request."""
-    current = limiter.current_limit if current_app.config["RATELIMIT_ENABLED"] else None
+    try:
+        current = limiter.current_limit if current_app.config["RATELIMIT_ENABLED"] else None
+        if current is not None:
+            reset_at, remaining = current.reset_at, current.remaining
+    except RedisError:
+        return response  # the quota was decided (or skipped, fail-open); only the headers are lost
     if current is not None:
-        reset_at = current.reset_at
         response.headers["X-RateLimit-Limit"] = str(current.limit.amount)
-        response.headers["X-RateLimit-Remaining"] = str(current.remaining)
+        response.headers["X-RateLimit-Remaining"] = str(remaining)
         response.headers["X-RateLimit-Reset"] = str(int(reset_at))
         if response.status_code == 429 and "Retry-After" not in response.headers:
             response.headers["Retry-After"] = str(max(1, math.ceil(reset_at - time.time())))

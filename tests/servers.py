@@ -42,9 +42,9 @@ def wait_http(url, timeout=20.0, proc=None):
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}")
         try:
-            requests.get(url, timeout=1)
+            requests.get(url, timeout=5)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.ReadTimeout):
             time.sleep(0.05)
     raise TimeoutError(f"{url} did not answer within {timeout}s")
 
@@ -74,11 +74,11 @@ def run_gunicorn(env, log_path=None):
 
 
 @contextlib.contextmanager
-def run_redis():
+def run_redis(port=None):
     """A private redis-server on a free port; yields (url, process). Fails (never skips) when missing."""
     binary = shutil.which("redis-server")
     assert binary, "redis-server is not installed (.ci/run installs it from Debian's packages)"
-    port = free_port()
+    port = port or free_port()
     proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                              "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 10
@@ -95,5 +95,5 @@ def run_redis():
     try:
         yield f"redis://127.0.0.1:{port}/0", proc
     finally:
-        proc.kill()
+        proc.kill()  # SIGKILL also ends a process stopped with SIGSTOP
         proc.wait(5)

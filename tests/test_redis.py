@@ -1,0 +1,119 @@
+"""Shared state in a real Redis: quotas and slots across app instances, Redis stopped, frozen and back."""
+
+import os
+import signal
+import time
+
+import pytest
+import requests
+
+from tests.conftest import MOCK_KEY, assert_error, make_app, token_for
+from tests.servers import run_redis, serve_app
+
+CHAT = "/api/v2/openrouter/chat/completions"
+HOLD = "/api/v2/openrouter/_test/hold"
+QUOTA = "/api/v2/openrouter/_test/quota"
+HEALTH = "/api/v2/openrouter/health"
+
+
+@pytest.fixture
+def redis_url():
+    with run_redis() as (url, proc):
+        yield url
+
+
+def redis_app(url, upstream=None, **overrides):
+    extra = {"OPENROUTER_BASE_URL": upstream.url, "OPENROUTER_API_KEY": MOCK_KEY} if upstream else {}
+    return make_app(REDIS_URL=url, RATELIMIT_STORAGE_URI=url, **extra, **overrides)
+
+
+def bearer(app, sub="alice"):
+    return {"Authorization": f"Bearer {token_for(app, sub)}"}
+
+
+def test_quota_shared_by_two_hosts(redis_url):
+    host_a = redis_app(redis_url, RATELIMIT_CHAT="3/minute")
+    host_b = redis_app(redis_url, RATELIMIT_CHAT="3/minute")
+    statuses = []
+    for app in (host_a, host_b, host_a, host_b):
+        with app.test_client().post(QUOTA, headers=bearer(app)) as response:
+            statuses.append(response.status_code)
+    assert statuses == [200, 200, 200, 429]
+    with host_b.test_client().post(QUOTA, headers=bearer(host_b, "bob")) as response:
+        assert response.status_code == 200
+
+
+def test_concurrency_slots_shared_by_two_hosts(redis_url):
+    host_a = redis_app(redis_url, MAX_CONCURRENT_PER_USER=2)
+    host_b = redis_app(redis_url, MAX_CONCURRENT_PER_USER=2)
+    first = host_a.test_client().get(HOLD, headers=bearer(host_a), buffered=False)
+    second = host_b.test_client().get(HOLD, headers=bearer(host_b), buffered=False)
+    assert (first.status_code, second.status_code) == (200, 200)
+    third = host_a.test_client().get(HOLD, headers=bearer(host_a), buffered=False)
+    assert_error(third, 429, "rate_limit_error", "at most 2 at once")
+    first.close()
+    fourth = host_b.test_client().get(HOLD, headers=bearer(host_b), buffered=False)
+    assert fourth.status_code == 200
+    second.close()
+    fourth.close()
+    assert host_a.extensions["concurrency"].held("alice") == 0
+
+
+def test_health_reports_redis(redis_url):
+    app = redis_app(redis_url)
+    body = app.test_client().get(HEALTH).get_json()
+    assert body["checks"]["rate_limit_storage"] == {"status": "ok", "backend": "redis"}
+    assert body["checks"]["session_store"] == {"status": "ok", "backend": "redis"}
+
+
+def test_stopped_redis_is_503_then_recovers_without_restart(upstream):
+    with run_redis() as (url, proc):
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        app = redis_app(url, upstream)
+        client = app.test_client()
+        body = {"messages": [{"role": "user", "content": "hi"}]}
+        assert client.post(CHAT, json=body, headers=bearer(app)).status_code == 200
+    # Redis is gone: connection refused.
+    response = client.post(CHAT, json=body, headers=bearer(app))
+    assert_error(response, 503, "service_unavailable", "Redis")
+    health = client.get(HEALTH)
+    assert health.status_code == 503 and health.get_json()["status"] == "down"
+    assert client.get(HEALTH + "/live").status_code == 200
+    with run_redis(port=port):
+        with client.post(CHAT, json=body, headers=bearer(app)) as response:
+            assert response.status_code == 200
+        assert client.get(HEALTH).get_json()["status"] == "ok"
+
+
+def test_fail_open_lets_calls_through_while_redis_is_down(upstream):
+    with run_redis() as (url, proc):
+        app = redis_app(url, upstream, RATELIMIT_FAIL_OPEN=True)
+    client = app.test_client()
+    with client.post(CHAT, json={"messages": [{"role": "user", "content": "hi"}]}, headers=bearer(app)) as r:
+        assert r.status_code == 200
+        assert "X-RateLimit-Limit" not in r.headers
+    health = client.get(HEALTH)
+    assert health.status_code == 200 and health.get_json()["status"] == "degraded"
+
+
+def test_frozen_redis_answers_503_within_a_second(upstream):
+    with run_redis() as (url, proc):
+        app = redis_app(url, upstream)
+        with serve_app(app) as base:
+            headers = bearer(app)
+            body = {"messages": [{"role": "user", "content": "hi"}]}
+            assert requests.post(base + CHAT, json=body, headers=headers, timeout=5).status_code == 200
+            os.kill(proc.pid, signal.SIGSTOP)
+            try:
+                started = time.monotonic()
+                # A hang would raise requests' ReadTimeout here instead of answering.
+                response = requests.post(base + CHAT, json=body, headers=headers, timeout=2)
+                frozen_for = time.monotonic() - started
+                health = requests.get(base + HEALTH, timeout=2)
+            finally:
+                os.kill(proc.pid, signal.SIGCONT)
+            assert response.status_code == 503
+            assert response.json()["error"]["type"] == "service_unavailable"
+            assert frozen_for < 2
+            assert health.status_code == 503
+            assert requests.post(base + CHAT, json=body, headers=headers, timeout=5).status_code == 200

@@ -1,0 +1,66 @@
+"""Several gunicorn workers sharing state in a real Redis: exact quotas across workers."""
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import jwt as pyjwt
+import pytest
+import requests
+
+from tests.conftest import MOCK_KEY
+from tests.servers import run_gunicorn, run_redis
+
+SECRET = "scale-out-secret-" + "0" * 32
+API = "/api/v2/openrouter"
+
+
+@pytest.fixture(scope="module")
+def cluster(mock_openrouter, tmp_path_factory):
+    log = tmp_path_factory.mktemp("scale") / "gunicorn.log"
+    with run_redis() as (redis_url, _):
+        env = {
+            "GATEWAY_ENV": "production", "JWT_SECRET_KEY": SECRET, "OPENROUTER_BASE_URL": mock_openrouter.url,
+            "OPENROUTER_API_KEY": MOCK_KEY, "REDIS_URL": redis_url, "WEB_CONCURRENCY": "3",
+            "GUNICORN_THREADS": "8", "MAX_CONCURRENT_PER_USER": "100", "LOG_FORMAT": "json",
+            # Each worker takes at most 8 connections at once, so a burst must spread over all three.
+            "GUNICORN_CMD_ARGS": "--worker-connections 8",
+        }
+        with run_gunicorn(env, log_path=log) as (base, proc):
+            yield base, log
+
+
+def auth(sub):
+    token = pyjwt.encode({"sub": sub, "exp": int(time.time()) + 600}, SECRET, algorithm="HS256")
+    return {"Authorization": f"Bearer {token}"}
+
+
+def worker_pids(log, path):
+    pids = set()
+    for line in log.read_text().splitlines():
+        if line.startswith("{"):
+            entry = json.loads(line)
+            if entry.get("logger") == "gateway.access" and entry.get("path") == path:
+                pids.add(entry["pid"])
+    return pids
+
+
+def test_forty_concurrent_calls_of_one_user_give_exactly_thirty(cluster, upstream):
+    base, log = cluster
+    headers = auth("exact-user")
+    body = {"messages": [{"role": "user", "content": "hi [[delay_ms:200]]"}]}
+
+    def call(_):
+        # A fresh connection per call, so the kernel spreads them over the workers.
+        return requests.post(f"{base}{API}/chat/completions", json=body, headers=headers, timeout=30)
+
+    with ThreadPoolExecutor(40) as pool:
+        responses = list(pool.map(call, range(40)))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] * 30 + [429] * 10
+    for response in responses:
+        if response.status_code == 429:
+            assert response.json()["error"]["type"] == "rate_limit_error"
+            assert int(response.headers["Retry-After"]) >= 1
+    assert upstream.hits("/chat/completions") == 30
+    assert len(worker_pids(log, f"{API}/chat/completions")) >= 2
