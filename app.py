@@ -17,6 +17,7 @@ from services.catalogue import ModelCatalogue
 from services.concurrency import LocalConcurrency, RedisConcurrency
 from services.health import UpstreamProbe, is_loopback
 from services.redis_state import REDIS_OPTIONS, make_redis, redis_check
+from services.usage import MemoryUsage, RedisUsage
 from upstream.client import OpenRouterClient
 
 API_PREFIX = "/api/v2/openrouter"
@@ -71,9 +72,11 @@ def _init_services(app):
     if redis_url:
         shared = app.extensions["redis"] = make_redis(redis_url)
         app.extensions["concurrency"] = RedisConcurrency(shared)
+        app.extensions["usage"] = RedisUsage(shared)
         checks["session_store"] = lambda: redis_check(shared)
     else:
         app.extensions["concurrency"] = LocalConcurrency()
+        app.extensions["usage"] = MemoryUsage()
     if app.config["RATELIMIT_STORAGE_URI"] != "memory://":
         checks["rate_limit_storage"] = _limiter_check
 
@@ -87,9 +90,9 @@ def _limiter_check():
 
 
 def _register_blueprints(app, cfg):
-    from blueprints import audio, chat, docs, health, models, tools, vision
+    from blueprints import audio, chat, docs, health, models, tools, usage, vision
 
-    for module in (health, docs, chat, models, vision, audio, tools):
+    for module in (health, docs, chat, models, vision, audio, tools, usage):
         app.register_blueprint(module.bp, url_prefix=API_PREFIX)
     if cfg.TESTING:
         from tests import quota_probe

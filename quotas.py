@@ -3,6 +3,7 @@
 import logging
 import math
 import time
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 
 from flask import after_this_request, current_app, g
@@ -36,11 +37,13 @@ tools_quota = limiter.shared_limit(_setting("RATELIMIT_FUNCTION_CALLING"), scope
 
 
 def concurrency_slot(view):
-    """Hold one of the caller's MAX_CONCURRENT_PER_USER slots until the response (or stream) closes."""
+    """Check the daily budget, then hold one of the caller's MAX_CONCURRENT_PER_USER slots until it closes."""
 
     @wraps(view)
     def wrapper(*args, **kwargs):
         cfg = current_app.config
+        if cfg["USER_DAILY_BUDGET_USD"] is not None:
+            _check_budget(cfg["USER_DAILY_BUDGET_USD"])
         if not cfg["RATELIMIT_ENABLED"]:
             return view(*args, **kwargs)
         slots, user = current_app.extensions["concurrency"], g.user
@@ -59,6 +62,17 @@ def concurrency_slot(view):
         return view(*args, **kwargs)
 
     return wrapper
+
+
+def _check_budget(budget):
+    usage = current_app.extensions["usage"]
+    if usage.spent_today(g.user) >= budget:
+        now = usage.clock()
+        midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+        raise RateLimitError(
+            f"Daily budget of ${budget:g} reached; it resets at 00:00 UTC",
+            retry_after=(midnight - now).total_seconds(),
+        )
 
 
 def _acquire(slots, user, cfg):

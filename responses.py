@@ -1,9 +1,11 @@
 """Sending a chat request upstream and answering with OpenRouter's completion or its relayed stream."""
 
+import logging
 import time
 
 import orjson
 from flask import Response, current_app, g, request
+from redis.exceptions import RedisError
 
 from auth import end_user_id
 from errors import NO_RETRY, UpstreamError
@@ -11,6 +13,7 @@ from services.chat import upstream_request
 from upstream.errors import describe
 from upstream.streaming import relay
 
+log = logging.getLogger("gateway")
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -31,7 +34,27 @@ def complete(body):
     started = time.perf_counter()
     upstream = client.post_chat(payload)
     waited = time.perf_counter() - started
-    return upstream.content, _parse_completion(upstream.content), waited
+    completion = _parse_completion(upstream.content)
+    record_usage(completion.get("model") or requested_model(body), completion.get("usage"))
+    return upstream.content, completion, waited
+
+
+def requested_model(body):
+    """The model a request names, or the one the gateway fills in."""
+    return body.get("model") or current_app.config["OPENROUTER_DEFAULT_MODEL"]
+
+
+def record_usage(model, usage):
+    """Count a finished call against the caller (usage accounting and the daily budget)."""
+    safe_record(current_app.extensions["usage"], g.user, model, usage)
+
+
+def safe_record(store, user, model, usage):
+    """Record usage; the answer is already paid for, so a Redis failure is logged, never answered."""
+    try:
+        store.record(user, model, usage)
+    except RedisError:
+        log.warning("usage not recorded for a %s call: Redis unavailable", model)
 
 
 def completion_response(body):
@@ -83,8 +106,9 @@ def stream_response(body):
     upstream = client.open_stream(payload)
     waited = time.perf_counter() - started
     sock = request.environ.get("gunicorn.socket")
+    seen = StreamUsage(current_app.extensions["usage"], g.user, requested_model(body))
     response = Response(mimetype="text/event-stream", headers=SSE_HEADERS)
-    response.response = _counted(response, relay(upstream, g.request_id, sock))
+    response.response = _counted(response, relay(upstream, g.request_id, sock, on_data=seen.observe), seen)
     generation = upstream.headers.get("X-Generation-Id")
     if generation:
         response.headers["X-Generation-Id"] = generation
@@ -92,8 +116,8 @@ def stream_response(body):
     return response
 
 
-def _counted(response, events):
-    """Pass the relay through, counting bytes for the request's log line."""
+def _counted(response, events, seen):
+    """Pass the relay through, counting bytes for the log line; record usage however the stream ends."""
     response.sent_bytes = 0
     try:
         for chunk in events:
@@ -101,3 +125,23 @@ def _counted(response, events):
             yield chunk
     finally:
         events.close()
+        seen.record()
+
+
+class StreamUsage:
+    """The usage chunk of a stream, if it came; recorded once when the stream closes."""
+
+    def __init__(self, store, user, model):
+        self.store, self.user, self.model, self.usage = store, user, model, None
+
+    def observe(self, data):
+        if b'"usage"' in data:
+            try:
+                chunk = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                return
+            if isinstance(chunk, dict) and isinstance(chunk.get("usage"), dict):
+                self.usage, self.model = chunk["usage"], chunk.get("model") or self.model
+
+    def record(self):
+        safe_record(self.store, self.user, self.model, self.usage)

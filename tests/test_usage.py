@@ -1,0 +1,96 @@
+"""Usage accounting by UTC day and model, the caller's own only, and the daily budget."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.conftest import MOCK_KEY, assert_error, make_app, token_for
+from tests.servers import run_redis
+
+CHAT = "/api/v2/openrouter/chat/completions"
+USAGE = "/api/v2/openrouter/usage"
+
+
+class Clock:
+    def __init__(self):
+        self.now = datetime(2026, 11, 26, 23, 59, 0, tzinfo=UTC)
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture(params=["memory", "redis"])
+def usage_app(request, upstream):
+    def build(**overrides):
+        base = {"OPENROUTER_BASE_URL": upstream.url, "OPENROUTER_API_KEY": MOCK_KEY, **overrides}
+        if request.param == "redis":
+            base.update(REDIS_URL=redis_url, RATELIMIT_STORAGE_URI=redis_url)
+        app = make_app(**base)
+        app.extensions["usage"].clock = clock
+        return app
+
+    clock = Clock()
+    if request.param == "redis":
+        with run_redis() as (redis_url, _):
+            yield build, clock
+    else:
+        redis_url = None
+        yield build, clock
+
+
+def call(app, text="hi", sub="alice", model="openai/gpt-4o", stream=False):
+    body = {"model": model, "messages": [{"role": "user", "content": text}], "stream": stream}
+    with app.test_client().post(CHAT, json=body, headers={"Authorization": f"Bearer {token_for(app, sub)}"}) as r:
+        r.get_data()
+        return r
+
+
+def report(app, sub="alice", days=7):
+    return app.test_client().get(f"{USAGE}?days={days}", headers={"Authorization": f"Bearer {token_for(app, sub)}"})
+
+
+def test_usage_totals_after_a_mix_of_calls(usage_app, upstream):
+    build, clock = usage_app
+    app = build()
+    call(app, "one")
+    call(app, "two", model="google/gemini-2.5-flash")
+    call(app, "three", stream=True)
+    call(app, "other user", sub="bob")
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token_for(app)}"}
+    with client.post("/api/v2/openrouter/chat/stream", headers=headers, buffered=False,
+                     json={"messages": [{"role": "user", "content": "long [[chunks:20]] [[interval_ms:50]]"}]}) as r:
+        next(r.response)  # the client reads one event, then goes away
+    body = report(app).get_json()
+    assert body["object"] == "usage" and body["user"] == "alice" and body["days"] == 7
+    today = body["daily"][0]
+    assert today["date"] == "2026-11-26"
+    assert [d["date"] for d in body["daily"]][-1] == "2026-11-20"
+    gpt = today["models"]["openai/gpt-4o"]
+    assert gpt["requests"] == 2 and gpt["prompt_tokens"] > 0 and gpt["completion_tokens"] > 0 and gpt["cost"] > 0
+    assert today["models"]["google/gemini-2.5-flash"]["requests"] == 1
+    abandoned = today["models"]["anthropic/claude-sonnet-4.5"]
+    assert abandoned == {"requests": 1, "prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0}
+    assert today["requests"] == body["totals"]["requests"] == 4
+    assert body["totals"]["cost"] == pytest.approx(sum(m["cost"] for m in today["models"].values()))
+    assert "bob" not in str(body)
+    assert report(app, "bob").get_json()["totals"]["requests"] == 1
+
+
+@pytest.mark.parametrize("days", ["0", "91", "abc"])
+def test_bad_days_is_400(client, auth_headers, days):
+    error = assert_error(client.get(f"{USAGE}?days={days}", headers=auth_headers), 400, "invalid_request_error")
+    assert list(error["details"]) == ["days"]
+
+
+def test_daily_budget_turns_calls_into_429_until_midnight(usage_app):
+    build, clock = usage_app
+    app = build(USER_DAILY_BUDGET_USD=0.0001)  # the stand-in charges 0.00006 for each of these calls
+    assert call(app, "a").status_code == 200
+    assert call(app, "b").status_code == 200
+    refused = call(app, "c")
+    assert_error(refused, 429, "rate_limit_error", "Daily budget of $0.0001 reached")
+    assert refused.headers["Retry-After"] == "60"  # 23:59 → 00:00 UTC
+    assert call(app, "d", sub="bob").status_code == 200
+    clock.now += timedelta(minutes=2)
+    assert call(app, "e").status_code == 200
