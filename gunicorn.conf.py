@@ -1,6 +1,8 @@
 """gunicorn settings: `gunicorn -c gunicorn.conf.py` alone starts the gateway."""
 
 import os
+import shutil
+import tempfile
 
 from config import Config
 
@@ -26,3 +28,22 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 forwarded_allow_ips = "*"  # ProxyFix with TRUSTED_PROXIES decides which hops are believed
 # Several gateways (tests, benchmarks, blue/green) share a host: no shared control socket in $HOME.
 control_socket_disable = True
+
+# prometheus-client multiprocess mode: each worker writes its metrics to files in this directory, and
+# /metrics adds them up. It must be set before any worker imports prometheus_client.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gateway-metrics-")
+
+
+def on_starting(server):
+    """Start from empty metric files (a restart must not add up a previous run's counters)."""
+    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    shutil.rmtree(directory, ignore_errors=True)
+    os.makedirs(directory, exist_ok=True)
+
+
+def child_exit(server, worker):
+    """Drop a dead worker's live gauges (streams in flight)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -9,6 +9,8 @@ import uuid
 import orjson
 from flask import g, has_request_context, request
 
+from metrics import observe_request
+
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 log = logging.getLogger("gateway")
 access_log = logging.getLogger("gateway.access")
@@ -90,9 +92,12 @@ def finish_request(response):
     started, rid, user = g.started, g.request_id, g.get("user")
     method, path, status = request.method, request.path, response.status_code
     remote = request.remote_addr
+    route = request.url_rule.rule if request.url_rule is not None else "unmatched"
 
     def write_line():
-        duration = round((time.perf_counter() - started) * 1000, 2)
+        seconds = time.perf_counter() - started
+        observe_request(route, method, status, seconds)
+        duration = round(seconds * 1000, 2)
         size = sent_bytes(response)
         access_log.info(
             "%s %s %s %sms user=%s bytes=%s", method, path, status, duration, user, size,

@@ -9,7 +9,9 @@ from redis.exceptions import RedisError
 
 from auth import end_user_id
 from errors import NO_RETRY, UpstreamError
+from metrics import FIRST_CHUNK, STREAMS, observe_usage
 from services.chat import upstream_request
+from services.usage import amounts
 from upstream.errors import describe
 from upstream.streaming import relay
 
@@ -51,6 +53,7 @@ def record_usage(model, usage):
 
 def safe_record(store, user, model, usage):
     """Record usage; the answer is already paid for, so a Redis failure is logged, never answered."""
+    observe_usage(model, amounts(usage))
     try:
         store.record(user, model, usage)
     except RedisError:
@@ -108,7 +111,8 @@ def stream_response(body):
     sock = request.environ.get("gunicorn.socket")
     seen = StreamUsage(current_app.extensions["usage"], g.user, requested_model(body))
     response = Response(mimetype="text/event-stream", headers=SSE_HEADERS)
-    response.response = _counted(response, relay(upstream, g.request_id, sock, on_data=seen.observe), seen)
+    response.response = _counted(response, relay(upstream, g.request_id, sock, on_data=seen.observe), seen,
+                                 g.started)
     generation = upstream.headers.get("X-Generation-Id")
     if generation:
         response.headers["X-Generation-Id"] = generation
@@ -116,14 +120,18 @@ def stream_response(body):
     return response
 
 
-def _counted(response, events, seen):
+def _counted(response, events, seen, started):
     """Pass the relay through, counting bytes for the log line; record usage however the stream ends."""
     response.sent_bytes = 0
+    STREAMS.inc()
     try:
         for chunk in events:
+            if not response.sent_bytes:
+                FIRST_CHUNK.observe(time.perf_counter() - started)
             response.sent_bytes += len(chunk)
             yield chunk
     finally:
+        STREAMS.dec()
         events.close()
         seen.record()
 

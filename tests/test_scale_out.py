@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import jwt as pyjwt
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import MOCK_KEY
 from tests.servers import run_gunicorn, run_redis
@@ -64,3 +65,11 @@ def test_forty_concurrent_calls_of_one_user_give_exactly_thirty(cluster, upstrea
             assert int(response.headers["Retry-After"]) >= 1
     assert upstream.hits("/chat/completions") == 30
     assert len(worker_pids(log, f"{API}/chat/completions")) >= 2
+    # /metrics adds up every worker's counters (prometheus-client multiprocess mode).
+    text = requests.get(f"{base}{API}/metrics", timeout=5).text
+    counts = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "gateway_requests_total" and sample.labels["route"] == f"{API}/chat/completions":
+                counts[sample.labels["status"]] = counts.get(sample.labels["status"], 0) + sample.value
+    assert counts == {"200": 30.0, "429": 10.0}

@@ -10,6 +10,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from errors import ServiceUnavailableError, UpstreamError
+from metrics import UPSTREAM_ERRORS, UPSTREAM_LATENCY
 from upstream.errors import error_from_exception, error_from_response
 
 log = logging.getLogger("gateway.upstream")
@@ -52,15 +53,24 @@ class OpenRouterClient:
         if not self.api_key:
             raise ServiceUnavailableError("OPENROUTER_API_KEY is not configured on the gateway")
 
+    def _post(self, endpoint, body, headers, stream=False):
+        started = time.perf_counter()
+        try:
+            response = self.session.post(
+                f"{self.base_url}/chat/completions", data=body, headers=headers, timeout=self.timeout, stream=stream
+            )
+        except requests.RequestException as exc:
+            UPSTREAM_ERRORS.labels(endpoint, "connection").inc()
+            raise error_from_exception(exc) from None
+        UPSTREAM_LATENCY.labels(endpoint).observe(time.perf_counter() - started)
+        if response.status_code != 200:
+            UPSTREAM_ERRORS.labels(endpoint, str(response.status_code)).inc()
+        return response
+
     def post_chat(self, body):
         """POST a chat completion (JSON bytes); returns the successful `requests.Response`, body read."""
         self._require_key()
-        try:
-            response = self.session.post(
-                f"{self.base_url}/chat/completions", data=body, headers=self.headers, timeout=self.timeout
-            )
-        except requests.RequestException as exc:
-            raise error_from_exception(exc) from None
+        response = self._post("chat", body, self.headers)
         if response.status_code != 200:
             raise error_from_response(response.status_code, response.content, response.headers)
         return response
@@ -68,13 +78,7 @@ class OpenRouterClient:
     def open_stream(self, body):
         """POST a streaming chat completion; returns the open response once OpenRouter answered 200."""
         self._require_key()
-        try:
-            response = self.session.post(
-                f"{self.base_url}/chat/completions", data=body, headers=self.stream_headers,
-                timeout=self.timeout, stream=True,
-            )
-        except requests.RequestException as exc:
-            raise error_from_exception(exc) from None
+        response = self._post("chat_stream", body, self.stream_headers, stream=True)
         if response.status_code != 200:
             try:
                 raise error_from_response(response.status_code, response.content, response.headers)
