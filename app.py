@@ -17,6 +17,7 @@ from services.catalogue import ModelCatalogue
 from services.concurrency import LocalConcurrency, RedisConcurrency
 from services.health import UpstreamProbe, is_loopback
 from services.redis_state import REDIS_OPTIONS, make_redis, redis_check
+from services.tool_sessions import MemorySessionStore
 from services.usage import MemoryUsage, RedisUsage
 from upstream.client import OpenRouterClient
 
@@ -77,6 +78,7 @@ def _init_services(app):
     else:
         app.extensions["concurrency"] = LocalConcurrency()
         app.extensions["usage"] = MemoryUsage()
+    app.extensions["tool_sessions"] = MemorySessionStore(ttl=app.config["TOOL_SESSION_TTL"])
     if app.config["RATELIMIT_STORAGE_URI"] != "memory://":
         checks["rate_limit_storage"] = _limiter_check
 

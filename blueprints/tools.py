@@ -1,5 +1,76 @@
-"""Placeholder: filled in by its own issue."""
+"""Function calling: invoke a model with tools, submit the caller's outputs, list the built-ins."""
 
-from flask import Blueprint
+import time
+
+from flask import Blueprint, current_app, g, jsonify
+
+from auth import require_user
+from openapi import doc
+from quotas import concurrency_slot, tools_quota
+from responses import complete
+from schemas.common import json_body, load
+from schemas.tools import BuiltinToolListSchema, ToolInvokeRequestSchema, ToolRunSchema, ToolSubmitRequestSchema
+from services import tool_loop
+from services.builtins import BUILTIN_TOOLS
 
 bp = Blueprint("tools", __name__)
+INVOKE_REQUEST, SUBMIT_REQUEST = ToolInvokeRequestSchema(), ToolSubmitRequestSchema()
+ERRORS = (400, 403, 413, 429, 502, 503, 504)
+
+
+@bp.get("/tools/builtin")
+@doc(tags=["tools"], responses={200: BuiltinToolListSchema})
+@require_user
+def builtin():
+    """List the built-in functions the gateway runs itself."""
+    return jsonify(object="list", data=BUILTIN_TOOLS)
+
+
+@bp.post("/tools/invoke")
+@doc(tags=["tools"], body=ToolInvokeRequestSchema, responses={200: ToolRunSchema}, errors=ERRORS)
+@require_user
+@tools_quota
+@concurrency_slot
+def invoke():
+    """Start a function-calling conversation; built-ins run on the server."""
+    body = load(INVOKE_REQUEST, json_body())
+    session = tool_loop.new_session(g.user, body)
+    result = _run(session, body.get("tool_choice", "auto"))
+    session_id = current_app.extensions["tool_sessions"].create(session)
+    return jsonify(tool_loop.answer(session_id, session, result))
+
+
+@bp.post("/tools/submit")
+@doc(tags=["tools"], body=ToolSubmitRequestSchema, responses={200: ToolRunSchema}, errors=(*ERRORS, 404, 409))
+@require_user
+@tools_quota
+@concurrency_slot
+def submit():
+    """Submit the outputs of a session's pending calls and continue the conversation."""
+    body = load(SUBMIT_REQUEST, json_body())
+    store, session_id = current_app.extensions["tool_sessions"], body["session_id"]
+    session = store.claim(session_id, g.user)
+    try:
+        tool_loop.add_outputs(session, body["tool_outputs"])
+        result = _run(session, "auto")
+    except BaseException:
+        store.release(session_id)  # unchanged: the caller may submit again
+        raise
+    (store.save_pending if session["pending"] else store.complete)(session_id, session)
+    return jsonify(tool_loop.answer(session_id, session, result))
+
+
+def _run(session, tool_choice):
+    """The loop with this app's model call and this request's deadline."""
+    deadline = g.started + current_app.config["OPENROUTER_TIMEOUT"] / 1000
+    return tool_loop.run(session, _model_caller(session["options"]), tool_choice, deadline, time.perf_counter)
+
+
+def _model_caller(options):
+    """The loop's model call: the session's chat options with this turn's messages, tools and choice."""
+
+    def call_model(messages, tools, tool_choice):
+        body = {**options, "messages": messages, "tools": tools, "tool_choice": tool_choice}
+        return complete(body)[1]  # prepare → post_chat → parsed (an error-only body is 502)
+
+    return call_model
