@@ -17,7 +17,7 @@ from services.catalogue import ModelCatalogue
 from services.concurrency import LocalConcurrency, RedisConcurrency
 from services.health import UpstreamProbe, is_loopback
 from services.redis_state import REDIS_OPTIONS, make_redis, redis_check
-from services.tool_sessions import MemorySessionStore
+from services.tool_sessions import MemorySessionStore, RedisSessionStore
 from services.usage import MemoryUsage, RedisUsage
 from upstream.client import OpenRouterClient
 
@@ -74,11 +74,13 @@ def _init_services(app):
         shared = app.extensions["redis"] = make_redis(redis_url)
         app.extensions["concurrency"] = RedisConcurrency(shared)
         app.extensions["usage"] = RedisUsage(shared)
+        lease = 2 * app.config["OPENROUTER_TIMEOUT"] / 1000 + 30  # a submit's model calls stop by the deadline
+        app.extensions["tool_sessions"] = RedisSessionStore(shared, app.config["TOOL_SESSION_TTL"], lease)
         checks["session_store"] = lambda: redis_check(shared)
     else:
         app.extensions["concurrency"] = LocalConcurrency()
         app.extensions["usage"] = MemoryUsage()
-    app.extensions["tool_sessions"] = MemorySessionStore(ttl=app.config["TOOL_SESSION_TTL"])
+        app.extensions["tool_sessions"] = MemorySessionStore(ttl=app.config["TOOL_SESSION_TTL"])
     if app.config["RATELIMIT_STORAGE_URI"] != "memory://":
         checks["rate_limit_storage"] = _limiter_check
 

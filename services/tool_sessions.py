@@ -100,3 +100,84 @@ class MemorySessionStore:
         """Sessions held, expired ones included until purged."""
         with self._lock:
             return len(self._entries)
+
+
+CLAIM = """
+local entry = redis.call('HMGET', KEYS[1], 'state', 'owner', 'data', 'claimed_at', 'expires_at')
+if not entry[1] or entry[2] ~= ARGV[1] or tonumber(entry[5]) <= tonumber(ARGV[2]) then return {'missing'} end
+if entry[1] == 'completed' then return {'completed'} end
+if entry[1] == 'running' and tonumber(ARGV[2]) - tonumber(entry[4] or 0) < tonumber(ARGV[3]) then
+  return {'running'}
+end
+redis.call('HSET', KEYS[1], 'state', 'running', 'claimed_at', ARGV[2])
+return {'claimed', entry[3]}
+"""
+
+RELEASE = """
+if redis.call('HGET', KEYS[1], 'state') == 'running' then
+  redis.call('HSET', KEYS[1], 'state', 'requires_action')
+end
+return 1
+"""
+
+
+class RedisSessionStore:
+    """The same atomic steps in Redis (a hash per session, expiring with TOOL_SESSION_TTL), for any worker or host.
+
+    A claim is a Lua script, so two racing submits on two hosts cannot both continue. A claim whose worker died
+    lapses after `claim_lease` seconds, so the session does not stay locked until it expires.
+    """
+
+    backend = "redis"
+
+    def __init__(self, client, ttl, claim_lease=300.0, clock=time.time, prefix="gw:tsess:"):
+        self.client, self.ttl, self.claim_lease, self.clock, self.prefix = client, ttl, claim_lease, clock, prefix
+        self._claim = client.register_script(CLAIM)
+        self._release = client.register_script(RELEASE)
+
+    def create(self, session):
+        """Store a new session (state requires_action or completed, `owner` set); returns its id."""
+        if session.get("state") not in (REQUIRES_ACTION, COMPLETED):
+            raise ValueError("a new session must be requires_action or completed")
+        session_id = new_session_id()
+        self._put(session_id, session, session["state"])
+        return session_id
+
+    def claim(self, session_id, owner):
+        """Move the session from requires_action to running and return it; 404 or 409 otherwise."""
+        if not isinstance(session_id, str):
+            raise NotFoundError(NOT_FOUND)
+        result = self._claim(keys=[self.prefix + session_id], args=[owner, self.clock(), self.claim_lease])
+        outcome = result[0].decode()
+        if outcome == "missing":
+            raise NotFoundError(NOT_FOUND)
+        if outcome == "completed":
+            raise ConflictError("This tool session is completed; start a new one with /tools/invoke")
+        if outcome == "running":
+            raise ConflictError("Outputs for this tool session are already being submitted")
+        session = orjson.loads(result[1])
+        session["state"] = RUNNING
+        return session
+
+    def save_pending(self, session_id, session):
+        """Store the new state of a claimed session that waits for the caller again, and release it."""
+        self._put(session_id, session, REQUIRES_ACTION)
+
+    def complete(self, session_id, session):
+        """Store the final state of a claimed session; later submits are 409 until it expires."""
+        self._put(session_id, session, COMPLETED)
+
+    def release(self, session_id):
+        """Give back a claimed session unchanged (its submit failed), so the caller may submit again."""
+        self._release(keys=[self.prefix + session_id])
+
+    def _put(self, session_id, session, state):
+        session["state"], session["expires_at"] = state, self.clock() + self.ttl
+        data = orjson.dumps(session) if state != COMPLETED else b"{}"
+        key = self.prefix + session_id
+        pipe = self.client.pipeline(transaction=True)
+        pipe.delete(key)
+        pipe.hset(key, mapping={"state": state, "owner": session["owner"], "data": data,
+                                "expires_at": session["expires_at"]})
+        pipe.expire(key, max(1, int(self.ttl) + 1))  # Redis drops it; the script's clock check decides
+        pipe.execute()

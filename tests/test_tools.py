@@ -473,33 +473,6 @@ def stored(state="requires_action", owner="alice"):
     return {"owner": owner, "state": state, "messages": [{"role": "user", "content": "hi"}], "pending": ["c1"]}
 
 
-def test_store_claim_save_and_complete():
-    clock = Clock()
-    store = MemorySessionStore(ttl=60, clock=clock)
-    sid = store.create(stored())
-    session = store.claim(sid, "alice")
-    assert session["state"] == "running" and session["expires_at"] == 1060
-    with pytest.raises(ConflictError, match="already being submitted"):
-        store.claim(sid, "alice")
-    session["messages"].append({"role": "tool", "tool_call_id": "c1", "content": "x"})
-    clock.now += 30
-    store.save_pending(sid, session)
-    again = store.claim(sid, "alice")
-    assert len(again["messages"]) == 2 and again["expires_at"] == 1090  # each step renews the lease
-    store.complete(sid, again)
-    with pytest.raises(ConflictError, match="completed"):
-        store.claim(sid, "alice")
-
-
-def test_store_release_keeps_the_session_unchanged():
-    store = MemorySessionStore(ttl=60)
-    sid = store.create(stored())
-    session = store.claim(sid, "alice")
-    session["messages"].clear()
-    store.release(sid)
-    assert store.claim(sid, "alice")["messages"] == [{"role": "user", "content": "hi"}]
-
-
 def test_store_not_found_cases():
     clock = Clock()
     store = MemorySessionStore(ttl=60, clock=clock)
@@ -525,22 +498,3 @@ def test_store_refuses_bad_sessions():
         store.claim(sid, "alice")
 
 
-def test_store_only_one_claim_wins():
-    store = MemorySessionStore(ttl=60)
-    sid = store.create(stored())
-    barrier, outcomes = threading.Barrier(8), []
-
-    def claim():
-        barrier.wait()
-        try:
-            store.claim(sid, "alice")
-            outcomes.append("claimed")
-        except ConflictError:
-            outcomes.append("conflict")
-
-    threads = [threading.Thread(target=claim) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(5)
-    assert sorted(outcomes) == ["claimed"] + ["conflict"] * 7
