@@ -16,6 +16,7 @@ from quotas import rate_limit_headers
 from services.catalogue import ModelCatalogue
 from services.concurrency import LocalConcurrency, RedisConcurrency
 from services.health import UpstreamProbe, is_loopback
+from services.quota_storage import LEAN_MEMORY
 from services.redis_state import REDIS_OPTIONS, make_redis, redis_check
 from services.tool_sessions import MemorySessionStore, RedisSessionStore
 from services.usage import MemoryUsage, RedisUsage
@@ -39,6 +40,8 @@ def create_app(config=None):
     app.config.update(jwt_settings)
     if cfg.RATELIMIT_STORAGE_URI.startswith(("redis://", "rediss://", "unix://")):
         app.config["RATELIMIT_STORAGE_OPTIONS"] = dict(REDIS_OPTIONS)
+    elif cfg.RATELIMIT_STORAGE_URI == "memory://":
+        app.config["RATELIMIT_STORAGE_URI"] = LEAN_MEMORY  # same moving window, off the hot path's costs
     if cfg.TRUSTED_PROXIES > 0:
         hops = cfg.TRUSTED_PROXIES
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_prefix=hops)
@@ -81,7 +84,7 @@ def _init_services(app):
         app.extensions["concurrency"] = LocalConcurrency()
         app.extensions["usage"] = MemoryUsage()
         app.extensions["tool_sessions"] = MemorySessionStore(ttl=app.config["TOOL_SESSION_TTL"])
-    if app.config["RATELIMIT_STORAGE_URI"] != "memory://":
+    if app.config["RATELIMIT_STORAGE_URI"] != LEAN_MEMORY:
         checks["rate_limit_storage"] = _limiter_check
 
 

@@ -35,6 +35,9 @@ class OpenRouterClient:
         if cfg["OPENROUTER_SITE_NAME"]:
             self.headers["X-OpenRouter-Title"] = self.headers["X-Title"] = cfg["OPENROUTER_SITE_NAME"]
         self.stream_headers = {**self.headers, "Accept": "text/event-stream", "Accept-Encoding": "identity"}
+        # Proxy settings (HTTPS_PROXY, NO_PROXY) are read once here: requests would re-read the environment and
+        # ~/.netrc on every call, a measurable share of the gateway's own cost.
+        self.proxies = requests.utils.get_environ_proxies(self.base_url)
         self._local = threading.local()
 
     @property
@@ -43,6 +46,7 @@ class OpenRouterClient:
         session = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
+            session.trust_env, session.proxies = False, dict(self.proxies)
             adapter = HTTPAdapter(pool_connections=1, pool_maxsize=1, max_retries=CONNECT_RETRY)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
