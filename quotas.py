@@ -21,15 +21,17 @@ def _setting(name):
     return lambda: current_app.config[name]
 
 
-def _not_streaming():
-    return not wants_stream()
+def _chat_limit():
+    return current_app.config["RATELIMIT_STREAMING" if wants_stream() else "RATELIMIT_CHAT"]
 
 
-# Chat completions draws on the chat bucket, or the streaming one when the body asks for a stream.
-chat_quota = limiter.shared_limit(_setting("RATELIMIT_CHAT"), scope="chat", exempt_when=wants_stream)
-chat_stream_quota = limiter.shared_limit(
-    _setting("RATELIMIT_STREAMING"), scope="streaming", exempt_when=_not_streaming
-)
+def _chat_bucket(endpoint):
+    return "streaming" if wants_stream() else "chat"
+
+
+# Chat completions draws on the chat bucket, or on the streaming one (shared with /chat/stream) when the body
+# asks for a stream: one limit whose bucket is chosen per request, so only one is checked.
+chat_quota = limiter.shared_limit(_chat_limit, scope=_chat_bucket)
 streaming_quota = limiter.shared_limit(_setting("RATELIMIT_STREAMING"), scope="streaming")
 vision_quota = limiter.shared_limit(_setting("RATELIMIT_VISION"), scope="vision")
 audio_quota = limiter.shared_limit(_setting("RATELIMIT_AUDIO"), scope="audio")

@@ -36,9 +36,9 @@ def complete(body):
     started = time.perf_counter()
     upstream = client.post_chat(payload)
     waited = time.perf_counter() - started
-    completion = _parse_completion(upstream.content)
+    completion = _parse_completion(upstream.data)
     record_usage(completion.get("model") or requested_model(body), completion.get("usage"))
-    return upstream.content, completion, waited
+    return upstream.data, completion, waited
 
 
 def requested_model(body):

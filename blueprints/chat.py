@@ -4,7 +4,7 @@ from flask import Blueprint
 
 from auth import require_user
 from openapi import doc
-from quotas import chat_quota, chat_stream_quota, concurrency_slot, streaming_quota
+from quotas import chat_quota, concurrency_slot, streaming_quota
 from responses import completion_response, stream_response
 from schemas.chat import ChatRequestSchema
 from schemas.common import json_body, load
@@ -23,7 +23,6 @@ ERRORS = (400, 403, 413, 429, 502, 503, 504)
 @doc(tags=["chat"], body=ChatRequestSchema, responses=COMPLETION, errors=ERRORS)
 @require_user
 @chat_quota
-@chat_stream_quota
 @concurrency_slot
 def completions():
     """Create a chat completion (streamed as SSE when `stream` is true)."""

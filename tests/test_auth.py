@@ -1,6 +1,7 @@
 """Authentication as API.md says: one algorithm, exp and sub required, every failure a 401 envelope."""
 
 import base64
+import datetime
 import hashlib
 import hmac
 import json
@@ -126,3 +127,34 @@ def test_production_refuses_missing_or_short_secret():
     with pytest.raises(ConfigError, match="does not fit"):
         make_app(JWT_ALGORITHM="RS256")
     assert make_app(GATEWAY_ENV="development", JWT_SECRET_KEY=None).config["JWT_SECRET_KEY"]
+
+
+def test_verified_token_cache_still_enforces_expiry(client, monkeypatch):
+    import auth
+
+    now = time.time()
+    token = hs({"sub": "carol", "exp": int(now) + 60})
+    assert call(client, token).status_code == 200
+    assert call(client, token).status_code == 200  # served from the cache of verified tokens
+    later = now + 60 + 31  # past exp + leeway
+    monkeypatch.setattr(auth.time, "time", lambda: later)
+    monkeypatch.setattr(pyjwt.api_jwt, "datetime", frozen_datetime(later))
+    assert_error(call(client, token), 401, "authentication_error", "Token has expired")
+
+
+def frozen_datetime(timestamp):
+    """A datetime class whose now() is `timestamp` (what PyJWT reads the clock with)."""
+
+    class Frozen(datetime.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime.datetime.fromtimestamp(timestamp, tz)
+
+    return Frozen
+
+
+def test_cache_is_keyed_by_the_whole_token(client):
+    good = hs({"sub": "dave", "exp": int(time.time()) + 60})
+    assert call(client, good).status_code == 200
+    tampered = good[:-2] + ("AA" if not good.endswith("AA") else "BB")
+    assert_error(call(client, tampered), 401, "authentication_error")

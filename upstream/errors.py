@@ -3,8 +3,13 @@
 import time
 
 import orjson
-import requests
-from urllib3.exceptions import NewConnectionError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    MaxRetryError,
+    NameResolutionError,
+    NewConnectionError,
+    ReadTimeoutError,
+)
 
 from errors import (
     NO_RETRY,
@@ -113,17 +118,11 @@ def error_from_chunk(error):
 
 
 def error_from_exception(exc):
-    """Our error for a requests exception: unreachable, silent, or cut off."""
-    if isinstance(exc, requests.ConnectTimeout) or _never_connected(exc):
+    """Our error for a urllib3 exception: unreachable, silent, or cut off."""
+    reason = exc.reason if isinstance(exc, MaxRetryError) else exc
+    if isinstance(reason, NewConnectionError | ConnectTimeoutError | NameResolutionError):
         return UpstreamError("OpenRouter is unreachable: could not open a connection")
-    if isinstance(exc, requests.ReadTimeout):
+    if isinstance(reason, ReadTimeoutError):
         return UpstreamTimeoutError("OpenRouter sent nothing within OPENROUTER_TIMEOUT", headers=NO_RETRY)
     return UpstreamError("The connection to OpenRouter broke before the answer was complete",
                          headers=NO_RETRY)
-
-
-def _never_connected(exc):
-    if not isinstance(exc, requests.ConnectionError):
-        return False
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return isinstance(reason, NewConnectionError)

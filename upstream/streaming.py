@@ -4,10 +4,10 @@ import select
 import socket
 
 import orjson
-import requests
-from urllib3.exceptions import ReadTimeoutError
+from urllib3.exceptions import HTTPError, ReadTimeoutError
 
 from errors import UpstreamError, UpstreamTimeoutError
+from upstream.client import close
 from upstream.errors import error_from_chunk
 
 DONE = b"data: [DONE]\n\n"
@@ -30,8 +30,7 @@ def client_gone(sock):
 
 
 def _stream_failure(exc):
-    reason = exc.args[0] if isinstance(exc, requests.ConnectionError) and exc.args else None
-    if isinstance(exc, requests.ReadTimeout) or isinstance(reason, ReadTimeoutError):
+    if isinstance(exc, ReadTimeoutError):
         return UpstreamTimeoutError("OpenRouter went silent mid-stream for longer than OPENROUTER_TIMEOUT")
     return UpstreamError("The connection to OpenRouter broke mid-stream")
 
@@ -39,7 +38,7 @@ def _stream_failure(exc):
 def _events(upstream):
     """Complete SSE events (without their blank-line terminator) as the upstream sends them."""
     buffer = b""
-    for chunk in upstream.iter_content(chunk_size=None):
+    for chunk in _chunks(upstream):
         buffer += chunk.replace(b"\r\n", b"\n") if b"\r" in chunk else chunk
         while True:
             end = buffer.find(b"\n\n")
@@ -47,6 +46,15 @@ def _events(upstream):
                 break
             yield buffer[:end]
             buffer = buffer[end + 2:]
+
+
+def _chunks(upstream):
+    """The body as it arrives: each HTTP chunk of a chunked answer, else whatever the socket has."""
+    if upstream.chunked and upstream.supports_chunked_reads():
+        yield from upstream.read_chunked(decode_content=False)
+    else:
+        while chunk := upstream.read1(65536):
+            yield chunk
 
 
 def relay(upstream, request_id, sock=None, on_data=None):
@@ -69,10 +77,10 @@ def relay(upstream, request_id, sock=None, on_data=None):
                     on_data(data)
             yield event + b"\n\n"
         yield error_event(UpstreamError("OpenRouter ended the stream without [DONE]"), request_id) + DONE
-    except requests.RequestException as exc:
+    except (HTTPError, OSError) as exc:
         yield error_event(_stream_failure(exc), request_id) + DONE
     finally:
-        upstream.close()
+        close(upstream)
 
 
 def _error_in(data):
