@@ -17,7 +17,6 @@ from services.catalogue import ModelCatalogue
 from services.concurrency import LocalConcurrency, RedisConcurrency
 from services.health import UpstreamProbe, is_loopback
 from services.quota_storage import LEAN_MEMORY
-from services.redis_state import REDIS_OPTIONS, make_redis, redis_check
 from services.tool_sessions import MemorySessionStore, RedisSessionStore
 from services.usage import MemoryUsage, RedisUsage
 from upstream.client import OpenRouterClient
@@ -39,6 +38,8 @@ def create_app(config=None):
     jwt_settings, decode_key = resolve_jwt_settings(cfg)
     app.config.update(jwt_settings)
     if cfg.RATELIMIT_STORAGE_URI.startswith(("redis://", "rediss://", "unix://")):
+        from services.redis_state import REDIS_OPTIONS
+
         app.config["RATELIMIT_STORAGE_OPTIONS"] = dict(REDIS_OPTIONS)
     elif cfg.RATELIMIT_STORAGE_URI == "memory://":
         app.config["RATELIMIT_STORAGE_URI"] = LEAN_MEMORY  # same moving window, off the hot path's costs
@@ -74,6 +75,8 @@ def _init_services(app):
     checks = app.extensions["storage_checks"] = {"rate_limit_storage": memory_ok, "session_store": memory_ok}
     redis_url = app.config["REDIS_URL"]
     if redis_url:
+        from services.redis_state import make_redis, redis_check  # redis is loaded only when configured
+
         shared = app.extensions["redis"] = make_redis(redis_url)
         app.extensions["concurrency"] = RedisConcurrency(shared)
         app.extensions["usage"] = RedisUsage(shared)

@@ -145,8 +145,9 @@ def register_error_handlers(app):
     from flask import g, request
     from flask_limiter.errors import RateLimitExceeded
     from marshmallow import ValidationError
-    from redis.exceptions import RedisError
     from werkzeug.exceptions import HTTPException
+
+    from services.redis_errors import redis_errors
 
     log = logging.getLogger("gateway")
 
@@ -164,18 +165,16 @@ def register_error_handlers(app):
             return render(rate_limit_exceeded(exc))
         return render(from_http_exception(exc))
 
-    def handle_redis(exc):
-        log.warning("redis unavailable: %s", type(exc).__name__)
-        return render(ServiceUnavailableError("Shared state (Redis) is not answering; try again shortly"))
-
     def handle_crash(exc):
+        if isinstance(exc, redis_errors()):  # a Redis failure is an answer: 503, never a 500
+            log.warning("redis unavailable: %s", type(exc).__name__)
+            return render(ServiceUnavailableError("Shared state (Redis) is not answering; try again shortly"))
         log.exception("unhandled error on %s %s", request.method, request.path)
         return render(InternalError("Internal error; the request id identifies it in the logs"))
 
     app.register_error_handler(ApiError, render)
     app.register_error_handler(HTTPException, handle_http)
     app.register_error_handler(ValidationError, lambda exc: render(validation_error(exc.messages)))
-    app.register_error_handler(RedisError, handle_redis)
     app.register_error_handler(Exception, handle_crash)
     app.extensions["render_error"] = render
 

@@ -2,9 +2,6 @@
 
 import re
 
-from apispec import APISpec
-from apispec.ext.marshmallow import MarshmallowPlugin
-
 from schemas.common import ErrorSchema
 
 ERROR_STATUSES = {
@@ -59,6 +56,9 @@ def _operation(view, rule, spec_doc):
 
 def build_spec(app):
     """The service's OpenAPI document, built from the routes that declared themselves with `doc`."""
+    from apispec import APISpec  # only when the document is first asked for: no cost to a worker that never is
+    from apispec.ext.marshmallow import MarshmallowPlugin
+
     spec = APISpec(
         title="OpenRouter gateway", version=app.config.get("VERSION", "2.0.0"), openapi_version="3.0.3",
         plugins=[MarshmallowPlugin()],

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 from functools import wraps
 
 from flask import after_this_request, current_app, g
-from redis.exceptions import RedisError
 
 from errors import RateLimitError
 from extensions import limiter
 from schemas.common import wants_stream
+from services.redis_errors import redis_errors
 
 log = logging.getLogger("gateway.quotas")
 SKIPPED = "skipped"  # no slot was taken: Redis was down and RATELIMIT_FAIL_OPEN let the call through
@@ -80,7 +80,7 @@ def _check_budget(budget):
 def _acquire(slots, user, cfg):
     try:
         return slots.acquire(user, cfg["MAX_CONCURRENT_PER_USER"])
-    except RedisError:
+    except redis_errors():
         if cfg["RATELIMIT_FAIL_OPEN"]:
             log.warning("concurrency cap skipped: Redis unavailable (RATELIMIT_FAIL_OPEN)")
             return SKIPPED
@@ -92,7 +92,7 @@ def _release(slots, user, token):
         return
     try:
         slots.release(user, token)
-    except RedisError:
+    except redis_errors():
         log.warning("could not release a concurrency slot: Redis unavailable; it expires by itself")
 
 
@@ -102,7 +102,7 @@ def rate_limit_headers(response):
         current = limiter.current_limit if current_app.config["RATELIMIT_ENABLED"] else None
         if current is not None:
             reset_at, remaining = current.reset_at, current.remaining
-    except RedisError:
+    except redis_errors():
         return response  # the quota was decided (or skipped, fail-open); only the headers are lost
     if current is not None:
         response.headers["X-RateLimit-Limit"] = str(current.limit.amount)

@@ -5,12 +5,12 @@ import time
 
 import orjson
 from flask import Response, current_app, g, request
-from redis.exceptions import RedisError
 
 from auth import end_user_id
 from errors import NO_RETRY, UpstreamError
 from metrics import FIRST_CHUNK, STREAMS, observe_usage
 from services.chat import upstream_request
+from services.redis_errors import redis_errors
 from services.usage import amounts
 from upstream.errors import describe
 from upstream.streaming import relay
@@ -56,7 +56,7 @@ def safe_record(store, user, model, usage):
     observe_usage(model, amounts(usage))
     try:
         store.record(user, model, usage)
-    except RedisError:
+    except redis_errors():
         log.warning("usage not recorded for a %s call: Redis unavailable", model)
 
 

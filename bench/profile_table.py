@@ -1,0 +1,64 @@
+"""PROFILE.md from py-spy's raw (collapsed) stacks of one gateway worker."""
+
+import collections
+import re
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out"
+# Inclusive buckets for PROFILE.md: a sample counts when a frame of its stack matches and none matches the
+# optional exclusion.
+BUCKETS = (
+    ("the whole Flask request (ProxyFix → view → after_request)", "Flask.wsgi_app"),
+    ("JWT check (flask-jwt-extended + PyJWT)", "authenticate (auth.py"),
+    ("rate limit (flask-limiter, moving window)", "Limiter._check_request_limit"),
+    ("body validation (marshmallow)", "load (schemas/common.py"),
+    ("upstream call (requests.Session.post)", "OpenRouterClient.post_chat"),
+    ("  of which requests' proxy/netrc environment lookups", "Session.merge_environment_settings"),
+    ("  of which building the request (prepare_request)", "Session.prepare_request"),
+    ("  of which sending and reading (HTTPAdapter.send)", "HTTPAdapter.send"),
+    ("access log line (logs.finish_request write_line)", "finish_request.<locals>.write_line"),
+    ("request id + clock (logs.start_request)", "start_request (logs.py"),
+    ("limits (in-memory storage): starting a Timer thread, in the request", "MemoryStorage.__schedule_expiry"),
+    ("limits (in-memory storage): the Timer threads expiring entries", "MemoryStorage.__expire_events"),
+    ("gunicorn around the app (parse the request, write the response)", "ThreadWorker.handle", "Flask.wsgi_app"),
+    ("gunicorn's main loop (accept, poll, keep-alive)", "ThreadWorker.run"),
+)
+
+
+def profile_lines(raw_path, top=15):
+    """Own and total time per function from py-spy's raw (collapsed) output, as Markdown tables."""
+    own, total, samples = collections.Counter(), collections.Counter(), 0
+    stacks = []
+    # A frame may print a multi-line repr, so a stack ends at the line ending in its sample count.
+    for line in re.findall(r".*?\) \d+$", raw_path.read_text(), re.M | re.S):
+        stack, _, count = line.strip().rpartition(" ")
+        frames = [re.sub(r":\d+\)$", ")", f) for f in stack.split(";")]
+        samples += int(count)
+        own[frames[-1]] += int(count)
+        stacks.append((frames, int(count)))
+        for frame in set(frames):
+            total[frame] += int(count)
+    rows = [f"{samples:,} samples of the worker thread holding the GIL (py-spy `--gil`, 200 Hz, 10 s).", "",
+            "| own % | total % | function (file) |", "|---|---|---|"]
+    rows += [f"| {100 * c / samples:.1f} | {100 * total[f] / samples:.1f} | `{f}` |" for f, c in own.most_common(top)]
+    rows += ["", "Where a request's CPU time goes (inclusive: a sample counts when any frame of its stack matches):",
+             "", "| part | % of samples |", "|---|---|"]
+    for label, needle, *exclude in BUCKETS:
+        hits = sum(c for frames, c in stacks if any(needle in f for f in frames)
+                   and not any(x in f for x in exclude for f in frames))
+        rows.append(f"| {label} | {100 * hits / samples:.1f} |")
+    return rows
+
+
+def write_profile(results):
+    raw = OUT / "profile.txt"
+    memory = results["embedded"]["memory"]
+    if not raw.exists() or not memory["profile_ok"]:
+        return [f"py-spy did not produce a profile: {memory.get('profile_log')}"]
+    lines = ["# Profile of one gateway worker (embedded mode, 16 connections)", "",
+             "Recorded by `make bench` during the memory phase: `py-spy record --pid <worker> --duration 10 "
+             "--rate 200 --gil --nonblocking --format raw`. Raw stacks: bench/out/profile.txt.", ""]
+    lines += profile_lines(raw)
+    (HERE / "PROFILE.md").write_text("\n".join(lines) + "\n")
+    return []
