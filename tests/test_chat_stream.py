@@ -95,3 +95,26 @@ def test_stalled_stream_ends_with_timeout_event(upstream):
 def test_stream_releases_concurrency_slot(gateway):
     stream(gateway, STREAM, "x")
     assert gateway.extensions["concurrency"].held("alice") == 0
+
+
+def idle_sockets(pool):
+    """The sockets of the idle connections in a urllib3 pool (None for a closed one)."""
+    return [conn.sock for conn in list(pool.pool.queue) if conn is not None]
+
+
+def test_finished_streams_keep_their_upstream_connection(gateway, upstream):
+    pool = gateway.extensions["openrouter"].pool.connection_from_url(upstream.url)
+    sockets = set()
+    for _ in range(3):
+        response, raw = stream(gateway, STREAM, "again")
+        assert raw.endswith(b"data: [DONE]\n\n")
+        (sock,) = idle_sockets(pool)
+        assert sock is not None
+        sockets.add(sock)
+    assert len(sockets) == 1  # one keep-alive connection served all three streams
+
+
+def test_failed_streams_close_their_upstream_connection(gateway, upstream):
+    pool = gateway.extensions["openrouter"].pool.connection_from_url(upstream.url)
+    stream(gateway, STREAM, "x [[fault:stream-error]]")
+    assert idle_sockets(pool) == [None]  # closing is what tells OpenRouter to stop

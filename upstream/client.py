@@ -125,3 +125,19 @@ def close(response):
     """Close a streamed response's connection (OpenRouter stops generating) and free its pool slot."""
     response.close()
     response.release_conn()
+
+
+def finish(response, rest, grace=0.25):
+    """After [DONE]: read the body's last bytes so the connection goes back to the pool for the next call.
+
+    `rest` is the rest of the body's chunks. An upstream that does not end its body within `grace` seconds is
+    cut off instead, so a misbehaving one cannot hold the worker thread.
+    """
+    try:
+        response.connection.sock.settimeout(grace)
+        for _ in rest:
+            pass
+    except (HTTPError, OSError, AttributeError):
+        close(response)
+        return
+    response.release_conn()

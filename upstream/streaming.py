@@ -7,7 +7,7 @@ import orjson
 from urllib3.exceptions import HTTPError, ReadTimeoutError
 
 from errors import UpstreamError, UpstreamTimeoutError
-from upstream.client import close
+from upstream.client import close, finish
 from upstream.errors import error_from_chunk
 
 DONE = b"data: [DONE]\n\n"
@@ -58,15 +58,17 @@ def _chunks(upstream):
 
 
 def relay(upstream, request_id, sock=None, on_data=None):
-    """Yield SSE bytes to the client; always closes the upstream response, stopping OpenRouter's billing."""
+    """Yield SSE bytes to the client; always ends the upstream response, stopping OpenRouter's billing."""
+    events, complete = _events(upstream), False
     try:
-        for event in _events(upstream):
+        for event in events:
             if client_gone(sock):
                 return
             if event.startswith(b"data:"):
                 data = event[5:].strip()
                 if data == b"[DONE]":
                     yield DONE
+                    complete = True
                     return
                 if b'"error"' in data:
                     error = _error_in(data)
@@ -80,7 +82,10 @@ def relay(upstream, request_id, sock=None, on_data=None):
     except (HTTPError, OSError) as exc:
         yield error_event(_stream_failure(exc), request_id) + DONE
     finally:
-        close(upstream)
+        if complete:
+            finish(upstream, events)  # a finished stream keeps its keep-alive connection
+        else:
+            close(upstream)  # closing is what tells OpenRouter to stop
 
 
 def _error_in(data):
