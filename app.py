@@ -52,6 +52,11 @@ def create_app(config=None):
     # flask-limiter reads RATELIMIT_SWALLOW_ERRORS only on its first init_app; one process may build several
     # apps (tests, the CLI), so each app states its own.
     limiter._swallow_errors = cfg.RATELIMIT_FAIL_OPEN
+    # Every limit is declared on its route and checked there, after authentication; flask-limiter's
+    # before_request pass looks for application/default limits, of which there are none: a third of its cost.
+    hooks = app.before_request_funcs.get(None, [])
+    if limiter._check_request_limit in hooks:  # absent when RATELIMIT_ENABLED is false
+        hooks.remove(limiter._check_request_limit)
     register_error_handlers(app)
     _init_services(app)
     app.before_request(logs.start_request)

@@ -7,7 +7,7 @@ from openapi import doc
 from quotas import chat_quota, concurrency_slot, streaming_quota
 from responses import completion_response, stream_response
 from schemas.chat import ChatRequestSchema
-from schemas.common import json_body, load
+from schemas.common import json_body, load_present
 
 bp = Blueprint("chat", __name__)
 CHAT_REQUEST = ChatRequestSchema()
@@ -26,7 +26,7 @@ ERRORS = (400, 403, 413, 429, 502, 503, 504)
 @concurrency_slot
 def completions():
     """Create a chat completion (streamed as SSE when `stream` is true)."""
-    body = load(CHAT_REQUEST, json_body())
+    body = load_present(CHAT_REQUEST, json_body())
     return stream_response(body) if body.get("stream") is True else completion_response(body)
 
 
@@ -37,4 +37,4 @@ def completions():
 @concurrency_slot
 def stream():
     """Stream a chat completion as server-sent events."""
-    return stream_response(load(CHAT_REQUEST, json_body()))
+    return stream_response(load_present(CHAT_REQUEST, json_body()))

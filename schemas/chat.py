@@ -79,6 +79,26 @@ class MessageSchema(PassThroughSchema):
             raise ValidationError("A tool message needs the tool_call_id it answers.", "tool_call_id")
 
 
+class Stop(fields.Field):
+    """`stop`: a string or a list of up to 4 strings."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str) or (
+            isinstance(value, list) and len(value) <= 4 and all(isinstance(s, str) for s in value)
+        ):
+            return value
+        raise ValidationError("Must be a string or a list of up to 4 strings.")
+
+
+class ToolChoice(fields.Field):
+    """`tool_choice`: none, auto, required, or an object naming a function."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if value in ("none", "auto", "required") or isinstance(value, dict):
+            return value
+        raise ValidationError("Must be none, auto, required, or a function choice object.")
+
+
 def _range(low=None, high=None):
     return validate.Range(min=low, max=high)
 
@@ -94,7 +114,10 @@ def Bool(**kwargs):  # noqa: N802
 
 
 class ChatRequestSchema(Schema):
-    """OpenRouter's chat request (openrouter-upstream.md §2.1); an unknown top-level field is refused."""
+    """OpenRouter's chat request (openrouter-upstream.md §2.1); an unknown top-level field is refused.
+
+    Every rule sits on a field (no schema-level validators), so `load_present` can check only the fields given.
+    """
 
     class Meta:
         unknown = RAISE
@@ -115,13 +138,13 @@ class ChatRequestSchema(Schema):
     min_p = Number(validate=_range(0, 1))
     top_a = Number(validate=_range(0, 1))
     seed = fields.Integer(strict=True)
-    stop = OneOfTypes(str, list, error="Must be a string or a list of up to 4 strings.")
+    stop = Stop()
     logit_bias = fields.Dict(keys=fields.String(), values=Number(validate=_range(-100, 100)))
     logprobs = Bool()
     top_logprobs = fields.Integer(strict=True, validate=_range(0, 20))
     response_format = fields.Nested(PassThroughSchema)
     tools = fields.List(fields.Dict())
-    tool_choice = OneOfTypes(str, dict, error="Must be none, auto, required, or a function choice object.")
+    tool_choice = ToolChoice()
     parallel_tool_calls = Bool()
     reasoning = fields.Dict()
     reasoning_effort = fields.String()
@@ -144,12 +167,3 @@ class ChatRequestSchema(Schema):
     cache_control = fields.Dict()
     prompt_cache_key = fields.String()
     debug = fields.Dict()
-
-    @validates_schema
-    def check_stop_and_choice(self, data, **kwargs):
-        stop = data.get("stop")
-        if isinstance(stop, list) and (len(stop) > 4 or not all(isinstance(s, str) for s in stop)):
-            raise ValidationError("Must be a string or a list of up to 4 strings.", "stop")
-        choice = data.get("tool_choice")
-        if isinstance(choice, str) and choice not in ("none", "auto", "required"):
-            raise ValidationError("Must be none, auto, required, or a function choice object.", "tool_choice")
