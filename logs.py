@@ -29,10 +29,14 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, request id and any extra fields."""
 
     EXTRA = ("method", "path", "status", "duration_ms", "user", "bytes", "remote_addr")
+    _second = (None, "")
 
     def format(self, record):
+        second = int(record.created)
+        if self._second[0] != second:  # strftime once a second, not once a line
+            self._second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
         entry = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "ts": f"{self._second[1]}.{int(record.msecs):03d}Z",
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),

@@ -41,12 +41,23 @@ def exposition():
     return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
+_children = {}
+
+
 def observe_request(route, method, status, seconds):
-    """Count one answered request."""
-    REQUESTS.labels(route, method, str(status)).inc()
-    LATENCY.labels(route).observe(seconds)
-    if status == 429:
-        RATE_LIMITED.labels(route).inc()
+    """Count one answered request (the labelled children are looked up once per route, method and status)."""
+    key = (route, method, status)
+    children = _children.get(key)
+    if children is None:
+        children = _children[key] = (
+            REQUESTS.labels(route, method, str(status)), LATENCY.labels(route),
+            RATE_LIMITED.labels(route) if status == 429 else None,
+        )
+    requests, latency, rate_limited = children
+    requests.inc()
+    latency.observe(seconds)
+    if rate_limited is not None:
+        rate_limited.inc()
 
 
 def observe_usage(model, amounts):
