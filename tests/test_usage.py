@@ -6,6 +6,7 @@ import pytest
 
 from tests.conftest import MOCK_KEY, assert_error, make_app, token_for
 from tests.servers import run_redis
+from tests.test_media import WAV, b64
 
 CHAT = "/api/v2/openrouter/chat/completions"
 USAGE = "/api/v2/openrouter/usage"
@@ -94,3 +95,23 @@ def test_daily_budget_turns_calls_into_429_until_midnight(usage_app):
     assert call(app, "d", sub="bob").status_code == 200
     clock.now += timedelta(minutes=2)
     assert call(app, "e").status_code == 200
+
+
+def test_vision_audio_and_tool_calls_are_counted(usage_app):
+    build, clock = usage_app
+    app = build()
+    client, headers = app.test_client(), {"Authorization": f"Bearer {token_for(app)}"}
+    calls = [
+        ("/api/v2/openrouter/vision", {"prompt": "what?", "images": [{"url": "https://example.com/a.png"}]}),
+        ("/api/v2/openrouter/audio", {"audio": {"data": b64(WAV), "format": "wav"}}),
+        ("/api/v2/openrouter/tools/invoke", {
+            "model": "openai/gpt-4o", "builtin_tools": ["calculate"],
+            "messages": [{"role": "user", "content": 'sum [[call:calculate:{"expression":"6*7"}]]'}]}),
+    ]
+    for url, body in calls:
+        with client.post(url, json=body, headers=headers) as response:
+            assert response.status_code == 200, response.get_data(as_text=True)
+    models = report(app).get_json()["daily"][0]["models"]
+    assert models["openai/gpt-4o"]["requests"] == 3  # vision, then the tool loop's two model calls
+    assert models["google/gemini-2.5-flash"]["requests"] == 1  # audio
+    assert all(m["cost"] > 0 and m["completion_tokens"] > 0 for m in models.values())
