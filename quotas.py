@@ -45,7 +45,7 @@ def concurrency_slot(view):
     def wrapper(*args, **kwargs):
         cfg = current_app.config
         if cfg["USER_DAILY_BUDGET_USD"] is not None:
-            _check_budget(cfg["USER_DAILY_BUDGET_USD"])
+            _check_budget(cfg["USER_DAILY_BUDGET_USD"], cfg["RATELIMIT_FAIL_OPEN"])
         if not cfg["RATELIMIT_ENABLED"]:
             return view(*args, **kwargs)
         slots, user = current_app.extensions["concurrency"], g.user
@@ -66,9 +66,16 @@ def concurrency_slot(view):
     return wrapper
 
 
-def _check_budget(budget):
+def _check_budget(budget, fail_open):
     usage = current_app.extensions["usage"]
-    if usage.spent_today(g.user) >= budget:
+    try:
+        spent = usage.spent_today(g.user)
+    except redis_errors():
+        if fail_open:
+            log.warning("daily budget not checked: Redis unavailable (RATELIMIT_FAIL_OPEN)")
+            return
+        raise
+    if spent >= budget:
         now = usage.clock()
         midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
         raise RateLimitError(

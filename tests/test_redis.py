@@ -87,7 +87,7 @@ def test_stopped_redis_is_503_then_recovers_without_restart(upstream):
 
 def test_fail_open_lets_calls_through_while_redis_is_down(upstream):
     with run_redis() as (url, proc):
-        app = redis_app(url, upstream, RATELIMIT_FAIL_OPEN=True)
+        app = redis_app(url, upstream, RATELIMIT_FAIL_OPEN=True, USER_DAILY_BUDGET_USD=1.0)
     client = app.test_client()
     with client.post(CHAT, json={"messages": [{"role": "user", "content": "hi"}]}, headers=bearer(app)) as r:
         assert r.status_code == 200
