@@ -73,7 +73,8 @@ def _init_services(app):
     app.extensions["openrouter"] = client
     app.extensions["upstream_probe"] = UpstreamProbe(client)
     app.extensions["catalogue"] = ModelCatalogue(
-        fetch=lambda: client.get_json("/models"), ttl=app.config["MODELS_CACHE_TTL"]
+        # Its own short timeout: the one caller refreshing the list must not wait like a model call.
+        fetch=lambda: client.get_json("/models", timeout=(3, 8), attempts=1), ttl=app.config["MODELS_CACHE_TTL"]
     )
     app.extensions["started_at"] = time.monotonic()
     memory_ok = lambda: {"status": "ok", "backend": "memory"}  # noqa: E731
@@ -88,11 +89,13 @@ def _init_services(app):
         lease = 2 * app.config["OPENROUTER_TIMEOUT"] / 1000 + 30  # a submit's model calls stop by the deadline
         app.extensions["tool_sessions"] = RedisSessionStore(shared, app.config["TOOL_SESSION_TTL"], lease)
         checks["session_store"] = lambda: redis_check(shared)
+        if app.config["RATELIMIT_STORAGE_URI"] == redis_url:  # one Redis: one ping answers for both
+            checks["rate_limit_storage"] = checks["session_store"]
     else:
         app.extensions["concurrency"] = LocalConcurrency()
         app.extensions["usage"] = MemoryUsage()
         app.extensions["tool_sessions"] = MemorySessionStore(ttl=app.config["TOOL_SESSION_TTL"])
-    if app.config["RATELIMIT_STORAGE_URI"] != LEAN_MEMORY:
+    if app.config["RATELIMIT_STORAGE_URI"] not in (LEAN_MEMORY, redis_url):
         checks["rate_limit_storage"] = _limiter_check
 
 

@@ -14,6 +14,7 @@ from flask_jwt_extended.exceptions import (
     JWTDecodeError,
     NoAuthorizationError,
     UserClaimsVerificationError,
+    WrongTokenError,
 )
 from jwt.exceptions import InvalidSubjectError
 
@@ -121,6 +122,8 @@ def authenticate():
     except Exception as exc:  # a key/algorithm mismatch can raise ValueError or TypeError too
         raise AuthenticationError(token_problem(exc)) from None
     claims = get_jwt()
+    if not claims["sub"]:
+        raise AuthenticationError("Token 'sub' claim must not be empty")
     verified.remember(header, claims)
     g.user = claims["sub"]
 
@@ -137,6 +140,7 @@ _PROBLEMS = (
     (pyjwt.MissingRequiredClaimError, "Token is missing a required claim"),
     (UserClaimsVerificationError, "Token has no 'exp' claim"),
     (JWTDecodeError, "Token has no 'sub' claim"),
+    (WrongTokenError, "Token is a refresh token; send an access token"),
     (pyjwt.DecodeError, "Token is malformed"),
 )
 

@@ -90,7 +90,8 @@ class Config:
         self.USER_DAILY_BUDGET_USD = _float(env, "USER_DAILY_BUDGET_USD", None)
         self.METRICS_TOKEN = get("METRICS_TOKEN") or None
         self.TRUSTED_PROXIES = _int(env, "TRUSTED_PROXIES", 1)
-        self.LOG_LEVEL = (get("LOG_LEVEL") or "INFO").upper()
+        # Development logs verbosely unless told otherwise.
+        self.LOG_LEVEL = (get("LOG_LEVEL") or ("DEBUG" if self.GATEWAY_ENV == "development" else "INFO")).upper()
         self.LOG_FORMAT = (get("LOG_FORMAT") or "json").lower()
         self._derive()
 
@@ -111,10 +112,13 @@ class Config:
 
     @property
     def is_production(self):
-        return self.GATEWAY_ENV == "production"
+        """Only `development` (and the test suite's `testing`) relaxes what production refuses."""
+        return self.GATEWAY_ENV not in ("development", "testing")
 
     def validate(self):
         """Refuse settings a deployment must not run with; fill development defaults."""
+        if self.GATEWAY_ENV not in ("production", "development", "testing"):
+            raise ConfigError(f"GATEWAY_ENV must be production or development, got {self.GATEWAY_ENV!r}")
         if not self.JWT_SECRET_KEY and not self.JWT_PUBLIC_KEY:
             if self.is_production:
                 raise ConfigError("JWT_SECRET_KEY or JWT_PUBLIC_KEY must be set in production")

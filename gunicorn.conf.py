@@ -4,18 +4,19 @@ import os
 import shutil
 import tempfile
 
-from config import Config
+from config import Config, read_environment
 
-_cfg = Config()
+_env = read_environment()  # the environment over .env, as for the app's own settings
+_cfg = Config(_env)
 
 wsgi_app = "app:create_app()"
 # gthread: a model call may take minutes and a stream holds its thread; a sync worker would be killed
 # by its timeout mid-call, and one stream would pin the whole worker.
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "32"))
+threads = int(_env.get("GUNICORN_THREADS") or "32")
 # In-memory quotas and tool sessions are per process: several workers only with Redis behind them.
-workers = int(os.environ.get("WEB_CONCURRENCY") or os.cpu_count() or 1) if _cfg.REDIS_URL else 1
-bind = os.environ.get("BIND") or f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+workers = int(_env.get("WEB_CONCURRENCY") or os.cpu_count() or 1) if _cfg.REDIS_URL else 1
+bind = _env.get("BIND") or f"0.0.0.0:{_env.get('PORT') or '8000'}"
 # A deploy waits for running calls to finish rather than cutting them.
 _upstream_s = _cfg.OPENROUTER_TIMEOUT / 1000
 graceful_timeout = int(_upstream_s) + 10
@@ -24,7 +25,7 @@ timeout = max(30, int(_upstream_s) + 10)
 keepalive = 75
 accesslog = None  # the app writes one structured line per request itself
 errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+loglevel = _cfg.LOG_LEVEL.lower()
 forwarded_allow_ips = "*"  # ProxyFix with TRUSTED_PROXIES decides which hops are believed
 # Several gateways (tests, benchmarks, blue/green) share a host: no shared control socket in $HOME.
 control_socket_disable = True

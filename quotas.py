@@ -46,8 +46,6 @@ def concurrency_slot(view):
         cfg = current_app.config
         if cfg["USER_DAILY_BUDGET_USD"] is not None:
             _check_budget(cfg["USER_DAILY_BUDGET_USD"], cfg["RATELIMIT_FAIL_OPEN"])
-        if not cfg["RATELIMIT_ENABLED"]:
-            return view(*args, **kwargs)
         slots, user = current_app.extensions["concurrency"], g.user
         token = _acquire(slots, user, cfg)
         if token is None:

@@ -142,14 +142,10 @@ class StreamUsage:
     def __init__(self, store, user, model):
         self.store, self.user, self.model, self.usage = store, user, model, None
 
-    def observe(self, data):
-        if b'"usage"' in data:
-            try:
-                chunk = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                return
-            if isinstance(chunk, dict) and isinstance(chunk.get("usage"), dict):
-                self.usage, self.model = chunk["usage"], chunk.get("model") or self.model
+    def observe(self, chunk):
+        """Called with each parsed data event."""
+        if isinstance(chunk.get("usage"), dict):
+            self.usage, self.model = chunk["usage"], chunk.get("model") or self.model
 
     def record(self):
         safe_record(self.store, self.user, self.model, self.usage)

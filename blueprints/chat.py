@@ -7,15 +7,15 @@ from openapi import doc
 from quotas import chat_quota, concurrency_slot, streaming_quota
 from responses import completion_response, stream_response
 from schemas.chat import ChatRequestSchema
-from schemas.common import json_body, load_present
+from schemas.common import SSE_EVENT, json_body, load_present
 
 bp = Blueprint("chat", __name__)
 CHAT_REQUEST = ChatRequestSchema()
 SSE = {200: {"description": "Server-sent events: chat.completion.chunk data events, then [DONE]",
-             "content": {"text/event-stream": {"schema": {"type": "string"}}}}}
+             "content": {"text/event-stream": {"schema": SSE_EVENT}}}}
 COMPLETION = {200: {"description": "OpenRouter's chat.completion, unchanged (or SSE with stream: true)",
                     "content": {"application/json": {"schema": {"type": "object"}},
-                                "text/event-stream": {"schema": {"type": "string"}}}}}
+                                "text/event-stream": {"schema": SSE_EVENT}}}}
 ERRORS = (400, 403, 413, 429, 502, 503, 504)
 
 

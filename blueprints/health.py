@@ -21,12 +21,13 @@ def live():
     200: {"description": "ok or degraded"}, 503: {"description": "down: shared state unavailable"}})
 def ready():
     """Readiness: upstream, rate-limit storage and session store."""
-    ext = current_app.extensions
-    checks = {
-        "upstream": ext["upstream_probe"].status(),
-        "rate_limit_storage": ext["storage_checks"]["rate_limit_storage"](),
-        "session_store": ext["storage_checks"]["session_store"](),
-    }
+    ext, done = current_app.extensions, {}
+    checks = {"upstream": ext["upstream_probe"].status()}
+    for name in ("rate_limit_storage", "session_store"):
+        check = ext["storage_checks"][name]
+        if check not in done:  # the same Redis behind both is asked once (a frozen one costs its timeout)
+            done[check] = check()
+        checks[name] = done[check]
     storage_down = any(checks[name]["status"] == "down" for name in ("rate_limit_storage", "session_store"))
     if storage_down and not current_app.config["RATELIMIT_FAIL_OPEN"]:
         status = "down"

@@ -1,10 +1,10 @@
 """Request body parsing shared by every view, and the schemas every module uses."""
 
 import orjson
-from flask import g, request
+from flask import current_app, g, request
 from marshmallow import INCLUDE, Schema, ValidationError, fields
 
-from errors import InvalidRequestError, validation_error
+from errors import ApiError, InvalidRequestError, RequestTooLargeError, validation_error
 
 SEND_JSON = "Send the body as JSON with 'Content-Type: application/json'"
 
@@ -16,7 +16,7 @@ def json_body():
         if not request.is_json:
             raise InvalidRequestError(SEND_JSON)
         try:
-            body = orjson.loads(request.get_data(cache=True))
+            body = orjson.loads(_body_bytes())
         except orjson.JSONDecodeError:
             raise InvalidRequestError("Request body is not valid JSON") from None
         if not isinstance(body, dict):
@@ -25,14 +25,26 @@ def json_body():
     return body
 
 
+def _body_bytes():
+    """The raw body; a chunked upload (no Content-Length) over MAX_CONTENT_LENGTH is 413, not a cut-off body."""
+    if request.content_length is None:
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        data = request.stream.read(limit + 1)
+        # werkzeug may cap the stream at the limit (then a further read raises its 413) or hand it over as is.
+        if len(data) > limit or (len(data) == limit and request.stream.read(1)):
+            raise RequestTooLargeError("Request body is too large")
+        return data
+    return request.get_data(cache=True)
+
+
 def wants_stream():
     """True when the body asks for a stream (JSON `"stream": true`, or a form field `stream=true`)."""
     if request.mimetype == "multipart/form-data":
         return request.form.get("stream", "").lower() in {"1", "true", "yes", "on"}
     try:
         return json_body().get("stream") is True
-    except InvalidRequestError:
-        return False  # the view answers the bad body itself
+    except ApiError:
+        return False  # the view answers the bad (or too large) body itself
 
 
 def load(schema, data):
@@ -85,3 +97,12 @@ class ErrorSchema(Schema):
     """API.md's error envelope."""
 
     error = fields.Nested(ErrorBodySchema, required=True)
+
+
+# One server-sent event of a relayed stream: `data:` carries a chat.completion.chunk, our error envelope, or
+# `[DONE]`; comment lines (keep-alives) are not events.
+SSE_EVENT = {
+    "type": "object", "required": ["data"],
+    "properties": {"data": {"type": "string"}, "event": {"type": "string"}, "id": {"type": "string"}},
+    "description": "data: a chat.completion.chunk JSON, an {\"error\": …} envelope, or [DONE]",
+}

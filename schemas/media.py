@@ -6,7 +6,7 @@ from werkzeug.datastructures import FileStorage
 
 from errors import InvalidRequestError, validation_error
 from schemas.chat import Bool, ModelId, Number
-from schemas.common import json_body
+from schemas.common import SSE_EVENT, json_body
 from services.media import AUDIO_FORMATS, IMAGE_TYPES
 from services.media_requests import AUDIO_TASKS, IMAGE_DETAILS, MAX_IMAGES
 
@@ -173,5 +173,5 @@ def _parse_multipart():
 ANSWER = {200: {
     "description": "The model's answer; with `stream` true, chat.completion.chunk events as in /chat/stream",
     "content": {"application/json": {"schema": MediaAnswerSchema},
-                "text/event-stream": {"schema": {"type": "string"}}},
+                "text/event-stream": {"schema": SSE_EVENT}},
 }}

@@ -1,9 +1,14 @@
 """Usage report: the query and the answer."""
 
-from marshmallow import Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, fields, validate
 
 
 class UsageQuerySchema(Schema):
+    """`days`; other query parameters are ignored, as OpenAI's API does."""
+
+    class Meta:
+        unknown = EXCLUDE
+
     days = fields.Integer(load_default=7, validate=validate.Range(min=1, max=90))
 
 

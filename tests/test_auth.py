@@ -158,3 +158,11 @@ def test_cache_is_keyed_by_the_whole_token(client):
     assert call(client, good).status_code == 200
     tampered = good[:-2] + ("AA" if not good.endswith("AA") else "BB")
     assert_error(call(client, tampered), 401, "authentication_error")
+
+
+def test_empty_sub_is_refused(client):
+    assert_error(call(client, hs(claims(sub=""))), 401, "authentication_error", "must not be empty")
+
+
+def test_refresh_token_gets_a_clear_message(client):
+    assert_error(call(client, hs(claims(type="refresh"))), 401, "authentication_error", "refresh token")

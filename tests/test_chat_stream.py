@@ -118,3 +118,10 @@ def test_failed_streams_close_their_upstream_connection(gateway, upstream):
     pool = gateway.extensions["openrouter"].pool.connection_from_url(upstream.url)
     stream(gateway, STREAM, "x [[fault:stream-error]]")
     assert idle_sockets(pool) == [None]  # closing is what tells OpenRouter to stop
+
+
+def test_unreadable_event_becomes_an_error_event(gateway):
+    response, raw = stream(gateway, STREAM, "x [[fault:invalid-json]]")
+    got = events(raw)
+    assert got[-1] == ("done", None)
+    assert got[-2][1]["error"]["type"] == "upstream_error" and "not JSON" in got[-2][1]["error"]["message"]

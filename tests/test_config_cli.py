@@ -83,3 +83,31 @@ def test_mint_token_cli():
 def test_test_config_ignores_the_environment(monkeypatch):
     monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-v1-from-shell")
     assert TestConfig().OPENROUTER_API_KEY == "sk-or-v1-test"
+
+
+@pytest.mark.parametrize("env", ["staging", "prod", "Production2"])
+def test_unknown_gateway_env_is_refused(env):
+    with pytest.raises(ConfigError, match="GATEWAY_ENV must be production or development"):
+        Config(environ={"GATEWAY_ENV": env, "JWT_SECRET_KEY": "x" * 40}).validate()
+
+
+def test_development_logs_verbosely_unless_told():
+    assert Config(environ={"GATEWAY_ENV": "development"}).LOG_LEVEL == "DEBUG"
+    assert Config(environ={"GATEWAY_ENV": "development", "LOG_LEVEL": "warning"}).LOG_LEVEL == "WARNING"
+    assert Config(environ={}).LOG_LEVEL == "INFO"
+
+
+def test_gunicorn_settings_come_from_dotenv_too(tmp_path, monkeypatch):
+    import runpy
+    from pathlib import Path
+
+    (tmp_path / ".env").write_text("PORT=18941\nGUNICORN_THREADS=7\nREDIS_URL=redis://h:1/0\nWEB_CONCURRENCY=3\n")
+    monkeypatch.chdir(tmp_path)
+    for name in ("PORT", "BIND", "GUNICORN_THREADS", "REDIS_URL", "WEB_CONCURRENCY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "metrics"))  # the config sets it otherwise
+    settings = runpy.run_path(str(Path(__file__).parent.parent / "gunicorn.conf.py"))
+    assert settings["bind"] == "0.0.0.0:18941"
+    assert (settings["threads"], settings["workers"], settings["worker_class"]) == (7, 3, "gthread")
+    assert settings["wsgi_app"] == "app:create_app()"
+    assert settings["graceful_timeout"] >= 120

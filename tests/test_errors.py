@@ -95,3 +95,17 @@ def test_request_id_on_errors_matches_header(client):
     response = client.get("/api/v2/openrouter/missing", headers={"X-Request-ID": "trace-1"})
     assert response.headers["X-Request-ID"] == "trace-1"
     assert response.get_json()["error"]["request_id"] == "trace-1"
+
+
+def test_chunked_body_over_the_limit_is_413_not_a_cut_off_body(auth_headers):
+    import io
+
+    client = make_app(MAX_CONTENT_LENGTH=1000).test_client()
+    body = b'{"name": "' + b"x" * 5000 + b'"}'
+    chunked = {**auth_headers, "Content-Type": "application/json", "Transfer-Encoding": "chunked"}
+    # As gunicorn does for a chunked upload: no Content-Length, the input ends where the body ends.
+    environ = {"wsgi.input_terminated": True}
+    response = client.post(ECHO, input_stream=io.BytesIO(body), headers=chunked, environ_base=environ)
+    assert_error(response, 413, "request_too_large")
+    small = client.post(ECHO, input_stream=io.BytesIO(b'{"name": "x"}'), headers=chunked, environ_base=environ)
+    assert small.status_code == 200 and small.get_json() == {"name": "x"}

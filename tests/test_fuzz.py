@@ -33,7 +33,7 @@ OPERATIONS = operation_labels()
 @pytest.fixture(scope="module")
 def fuzz(mock_openrouter):
     app = create_app(TestConfig(OPENROUTER_BASE_URL=mock_openrouter.url, OPENROUTER_API_KEY=MOCK_KEY,
-                                RATELIMIT_ENABLED=False))
+                                RATELIMIT_ENABLED=False, MAX_CONCURRENT_PER_USER=10**6))
     schema = schemathesis.openapi.from_wsgi(SPEC, app)
     operations = {op.ok().label: op.ok() for op in schema.get_all_operations()}
     return app, operations

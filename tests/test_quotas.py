@@ -77,3 +77,12 @@ def test_errors_release_the_slot():
         with client.post(QUOTA, headers=alice) as response:
             assert response.status_code == 200
     assert app.extensions["concurrency"].held("alice") == 0
+
+
+def test_concurrency_cap_holds_with_rate_limits_off():
+    app = make_app(RATELIMIT_ENABLED=False, MAX_CONCURRENT_PER_USER=1)
+    client, alice = app.test_client(), bearer(app, "alice")
+    first = client.get(HOLD, headers=alice, buffered=False)
+    assert first.status_code == 200
+    assert_error(client.get(HOLD, headers=alice, buffered=False), 429, "rate_limit_error", "at most 1 at once")
+    first.close()

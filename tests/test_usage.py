@@ -115,3 +115,7 @@ def test_vision_audio_and_tool_calls_are_counted(usage_app):
     assert models["openai/gpt-4o"]["requests"] == 3  # vision, then the tool loop's two model calls
     assert models["google/gemini-2.5-flash"]["requests"] == 1  # audio
     assert all(m["cost"] > 0 and m["completion_tokens"] > 0 for m in models.values())
+
+
+def test_unknown_query_parameters_are_ignored(client, auth_headers):
+    assert client.get(f"{USAGE}?days=2&foo=1", headers=auth_headers).get_json()["days"] == 2

@@ -64,8 +64,9 @@ class OpenRouterClient:
                 retries=CONNECT_RETRY, redirect=False, preload_content=not stream,
             )
         except HTTPError as exc:
-            UPSTREAM_ERRORS.labels(endpoint, "connection").inc()
-            raise error_from_exception(exc) from None
+            error = error_from_exception(exc)
+            UPSTREAM_ERRORS.labels(endpoint, "timeout" if error.status == 504 else "connection").inc()
+            raise error from None
         UPSTREAM_LATENCY.labels(endpoint).observe(time.perf_counter() - started)
         if response.status != 200:
             UPSTREAM_ERRORS.labels(endpoint, str(response.status)).inc()

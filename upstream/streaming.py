@@ -70,13 +70,14 @@ def relay(upstream, request_id, sock=None, on_data=None):
                     yield DONE
                     complete = True
                     return
-                if b'"error"' in data:
-                    error = _error_in(data)
-                    if error is not None:
-                        yield error_event(error_from_chunk(error), request_id) + DONE
-                        return
+                chunk = _parse(data)
+                error = chunk.get("error") if isinstance(chunk, dict) else "not a JSON object"
+                if error is not None:
+                    failure = error_from_chunk(error if isinstance(error, dict) else {"message": str(error)})
+                    yield error_event(failure, request_id) + DONE
+                    return
                 if on_data is not None:
-                    on_data(data)
+                    on_data(chunk)
             yield event + b"\n\n"
         yield error_event(UpstreamError("OpenRouter ended the stream without [DONE]"), request_id) + DONE
     except (HTTPError, OSError) as exc:
@@ -88,10 +89,9 @@ def relay(upstream, request_id, sock=None, on_data=None):
             close(upstream)  # closing is what tells OpenRouter to stop
 
 
-def _error_in(data):
+def _parse(data):
+    """A data event's JSON; an unreadable one stands for an error (a client SDK could not parse it either)."""
     try:
-        parsed = orjson.loads(data)
+        return orjson.loads(data)
     except orjson.JSONDecodeError:
-        return None
-    error = parsed.get("error") if isinstance(parsed, dict) else None
-    return error if isinstance(error, dict) else None
+        return {"error": {"code": 502, "message": "OpenRouter sent a stream event that is not JSON"}}
