@@ -7,6 +7,7 @@ import time
 import pytest
 import requests
 
+from services.redis_state import BREAK_FOR_S
 from tests.conftest import MOCK_KEY, assert_error, make_app, token_for
 from tests.servers import run_redis, serve_app
 
@@ -25,6 +26,11 @@ def redis_url():
 def redis_app(url, upstream=None, **overrides):
     extra = {"OPENROUTER_BASE_URL": upstream.url, "OPENROUTER_API_KEY": MOCK_KEY} if upstream else {}
     return make_app(REDIS_URL=url, RATELIMIT_STORAGE_URI=url, **extra, **overrides)
+
+
+def later(app):
+    """Let the Redis breaker's pause pass (it stops asking a failed Redis for BREAK_FOR_S seconds)."""
+    app.extensions["redis"].breaker.clock = lambda: time.monotonic() + BREAK_FOR_S
 
 
 def bearer(app, sub="alice"):
@@ -80,6 +86,7 @@ def test_stopped_redis_is_503_then_recovers_without_restart(upstream):
     assert health.status_code == 503 and health.get_json()["status"] == "down"
     assert client.get(HEALTH + "/live").status_code == 200
     with run_redis(port=port):
+        later(app)
         with client.post(CHAT, json=body, headers=bearer(app)) as response:
             assert response.status_code == 200
         assert client.get(HEALTH).get_json()["status"] == "ok"
@@ -116,4 +123,43 @@ def test_frozen_redis_answers_503_within_a_second(upstream):
             assert response.json()["error"]["type"] == "service_unavailable"
             assert frozen_for < 2
             assert health.status_code == 503
+            later(app)
             assert requests.post(base + CHAT, json=body, headers=headers, timeout=5).status_code == 200
+
+
+def test_breaker_fails_fast_then_tries_again():
+    import redis as redis_lib
+
+    from services.redis_state import Breaker
+
+    now = [100.0]
+    breaker, calls = Breaker(seconds=5, clock=lambda: now[0]), []
+
+    def down():
+        calls.append(1)
+        raise redis_lib.TimeoutError("frozen")
+
+    for _ in range(2):
+        with pytest.raises(redis_lib.ConnectionError if calls else redis_lib.TimeoutError):
+            breaker.call(down)
+    assert len(calls) == 1  # the second call did not wait on Redis
+    now[0] += 5
+    assert breaker.call(lambda: "back") == "back"
+    with pytest.raises(redis_lib.ResponseError):  # a command's own error is not Redis being down
+        breaker.call(lambda: (_ for _ in ()).throw(redis_lib.ResponseError("NOSCRIPT")))
+    assert breaker.call(lambda: "still closed") == "still closed"
+
+
+def test_fail_open_with_a_frozen_redis_stays_quick(upstream):
+    with run_redis() as (url, proc):
+        app = redis_app(url, upstream, RATELIMIT_FAIL_OPEN=True, USER_DAILY_BUDGET_USD=1.0)
+        with serve_app(app) as base:
+            headers, body = bearer(app), {"messages": [{"role": "user", "content": "hi"}]}
+            os.kill(proc.pid, signal.SIGSTOP)
+            try:
+                first = requests.post(base + CHAT, json=body, headers=headers, timeout=5)
+                # Our own Redis steps now fail at once; only flask-limiter's own client still waits its timeout.
+                second = requests.post(base + CHAT, json=body, headers=headers, timeout=1.5)
+            finally:
+                os.kill(proc.pid, signal.SIGCONT)
+    assert (first.status_code, second.status_code) == (200, 200)
