@@ -25,7 +25,7 @@ timeout = max(30, int(_upstream_s) + 10)
 keepalive = 75
 accesslog = None  # the app writes one structured line per request itself
 errorlog = "-"
-loglevel = _cfg.LOG_LEVEL.lower()
+loglevel = (_env.get("LOG_LEVEL") or "info").lower()  # the app alone turns verbose in development
 forwarded_allow_ips = "*"  # ProxyFix with TRUSTED_PROXIES decides which hops are believed
 # Several gateways (tests, benchmarks, blue/green) share a host: no shared control socket in $HOME.
 control_socket_disable = True
