@@ -114,3 +114,12 @@ def test_redis_keys_expire_with_the_ttl(redis_client):
     store = RedisSessionStore(redis_client, 900)
     sid = store.create(stored())
     assert 899 <= redis_client.ttl(store.prefix + sid) <= 901
+
+
+def test_memory_store_purges_expired_sessions():
+    clock = Clock()
+    store = MemorySessionStore(ttl=60, clock=clock)
+    store.create(stored())
+    clock.now += 60
+    store.create(stored())  # creating purges the expired one
+    assert len(store) == 1
