@@ -55,16 +55,17 @@ def load(schema, data):
     return data
 
 
-def load_present(schema, data):
-    """Like `load`, walking only the keys `data` has: the chat schema declares ~45 fields and a request sets a few.
-
-    For schemas whose every rule sits on a field (no @validates_schema) and whose keys are their field names.
-    """
+def field_errors(schema, data, unknown_allowed=False):
+    """marshmallow's field checks for the keys `data` has, without a full `load` (its fixed cost per object
+    is most of the time spent on a long conversation). Schema-level validators are the caller's to run."""
+    if not isinstance(data, dict):
+        return {"_schema": ["Invalid input type."]}
     errors, declared = {}, schema.load_fields
     for key, value in data.items():
         field = declared.get(key)
         if field is None:
-            errors[key] = ["Unknown field."]
+            if not unknown_allowed:
+                errors[key] = ["Unknown field."]
             continue
         try:
             field.deserialize(value, key, data)
@@ -73,6 +74,15 @@ def load_present(schema, data):
     for name, field in declared.items():
         if field.required and name not in data:
             errors[name] = ["Missing data for required field."]
+    return errors
+
+
+def load_present(schema, data):
+    """Like `load`, walking only the keys `data` has: the chat schema declares ~45 fields and a request sets a few.
+
+    For schemas whose every rule sits on a field (no @validates_schema) and whose keys are their field names.
+    """
+    errors = field_errors(schema, data)
     if errors:
         raise validation_error(errors)
     return data

@@ -237,3 +237,15 @@ def test_no_key_is_503_without_calling_upstream(upstream):
     app = make_app(OPENROUTER_BASE_URL=upstream.url, OPENROUTER_API_KEY=None)
     assert_error(post(app, user()), 503, "service_unavailable", "OPENROUTER_API_KEY")
     assert upstream.hits() == 0
+
+
+def test_long_conversation_errors_name_each_message(gateway, upstream):
+    messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}] * 30
+    messages[41] = {"role": "assistant", "content": None}
+    messages[50] = "not an object"
+    error = assert_error(post(gateway, {"messages": messages}), 400, "invalid_request_error")
+    assert error["details"] == {
+        "messages.41.content": ["An assistant message needs content or tool_calls."],
+        "messages.50": ["Invalid input type."],
+    }
+    assert upstream.hits("/chat/completions") == 0
