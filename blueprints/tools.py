@@ -34,9 +34,11 @@ def builtin():
 def invoke():
     """Start a function-calling conversation; built-ins run on the server."""
     body = load(INVOKE_REQUEST, json_body())
+    store = current_app.extensions["tool_sessions"]
+    store.ensure_available()  # a session that cannot be stored must not cost a model call first
     session = tool_loop.new_session(g.user, body)
     result = _run(session, body.get("tool_choice", "auto"))
-    session_id = current_app.extensions["tool_sessions"].create(session)
+    session_id = store.create(session)
     return jsonify(tool_loop.answer(session_id, session, result))
 
 

@@ -33,6 +33,9 @@ class MemorySessionStore:
         self._lock = threading.Lock()
         self._entries = {}  # id -> {"state", "owner", "expires_at", "data": JSON bytes}
 
+    def ensure_available(self):
+        """Nothing to check: memory is always there."""
+
     def create(self, session):
         """Store a new session (state requires_action or completed, `owner` set); returns its id."""
         if session.get("state") not in (REQUIRES_ACTION, COMPLETED):
@@ -134,6 +137,10 @@ class RedisSessionStore:
         self.client, self.ttl, self.claim_lease, self.clock, self.prefix = client, ttl, claim_lease, clock, prefix
         self._claim = client.register_script(CLAIM)
         self._release = client.register_script(RELEASE)
+
+    def ensure_available(self):
+        """Raise a Redis error now if sessions cannot be stored, before a model call is paid for."""
+        self.client.ping()
 
     def create(self, session):
         """Store a new session (state requires_action or completed, `owner` set); returns its id."""

@@ -163,3 +163,12 @@ def test_fail_open_with_a_frozen_redis_stays_quick(upstream):
             finally:
                 os.kill(proc.pid, signal.SIGCONT)
     assert (first.status_code, second.status_code) == (200, 200)
+
+
+def test_invoke_with_redis_down_refuses_before_calling_the_model(upstream):
+    with run_redis() as (url, proc):
+        app = redis_app(url, upstream, RATELIMIT_FAIL_OPEN=True)
+    body = {"model": "openai/gpt-4o", "builtin_tools": True, "messages": [{"role": "user", "content": "hi"}]}
+    with app.test_client().post("/api/v2/openrouter/tools/invoke", json=body, headers=bearer(app)) as response:
+        assert_error(response, 503, "service_unavailable", "Redis")
+    assert upstream.hits("/chat/completions") == 0
