@@ -125,3 +125,11 @@ def test_unreadable_event_becomes_an_error_event(gateway):
     got = events(raw)
     assert got[-1] == ("done", None)
     assert got[-2][1]["error"]["type"] == "upstream_error" and "not JSON" in got[-2][1]["error"]["message"]
+
+
+def test_a_reused_stream_connection_gets_the_full_timeout_back(gateway, upstream):
+    stream(gateway, STREAM, "first")  # ends with [DONE]: its connection is drained with a short timeout
+    client = gateway.test_client()
+    body = {"messages": [{"role": "user", "content": "slow [[fault:slow]] [[delay_ms:600]]"}]}
+    with client.post(CHAT, json=body, headers={"Authorization": f"Bearer {token_for(gateway)}"}) as response:
+        assert response.status_code == 200  # not a 504 from the 0.25 s drain timeout
