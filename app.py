@@ -74,7 +74,8 @@ def _init_services(app):
     app.extensions["upstream_probe"] = UpstreamProbe(client)
     app.extensions["catalogue"] = ModelCatalogue(
         # Its own short timeout: the one caller refreshing the list must not wait like a model call.
-        fetch=lambda: client.get_json("/models", timeout=(3, 8), attempts=1), ttl=app.config["MODELS_CACHE_TTL"]
+        fetch=lambda: client.get_json("/models", timeout=(3, 8), attempts=1),
+        ttl=app.config["MODELS_CACHE_TTL"],
     )
     app.extensions["started_at"] = time.monotonic()
     memory_ok = lambda: {"status": "ok", "backend": "memory"}  # noqa: E731

@@ -129,8 +129,10 @@ def authenticate():
 
 
 _PROBLEMS = (
-    ((NoAuthorizationError, InvalidHeaderError), "Missing or malformed Authorization header: send "
-                                                 "'Authorization: Bearer <JWT>'"),
+    (
+        (NoAuthorizationError, InvalidHeaderError),
+        "Missing or malformed Authorization header: send 'Authorization: Bearer <JWT>'",
+    ),
     (pyjwt.ExpiredSignatureError, "Token has expired"),
     (pyjwt.ImmatureSignatureError, "Token is not yet valid"),
     (pyjwt.InvalidAudienceError, "Token audience is not accepted"),

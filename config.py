@@ -139,13 +139,15 @@ class TestConfig(Config):
     TESTING = True
 
     def __init__(self, **overrides):
-        super().__init__(environ={
-            "GATEWAY_ENV": "testing",
-            "JWT_SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
-            "OPENROUTER_API_KEY": "sk-or-v1-test",
-            "OPENROUTER_BASE_URL": "http://127.0.0.1:9/api/v1",
-            "LOG_LEVEL": "WARNING",
-        })
+        super().__init__(
+            environ={
+                "GATEWAY_ENV": "testing",
+                "JWT_SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+                "OPENROUTER_API_KEY": "sk-or-v1-test",
+                "OPENROUTER_BASE_URL": "http://127.0.0.1:9/api/v1",
+                "LOG_LEVEL": "WARNING",
+            }
+        )
         for name, value in overrides.items():
             setattr(self, name, value)
         self._derive()

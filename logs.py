@@ -104,10 +104,22 @@ def finish_request(response):
         duration = round(seconds * 1000, 2)
         size = sent_bytes(response)
         access_log.info(
-            "%s %s %s %sms user=%s bytes=%s", method, path, status, duration, user, size,
+            "%s %s %s %sms user=%s bytes=%s",
+            method,
+            path,
+            status,
+            duration,
+            user,
+            size,
             extra={
-                "method": method, "path": path, "status": status, "user": user, "request_id": rid,
-                "duration_ms": duration, "bytes": size, "remote_addr": remote,
+                "method": method,
+                "path": path,
+                "status": status,
+                "user": user,
+                "request_id": rid,
+                "duration_ms": duration,
+                "bytes": size,
+                "remote_addr": remote,
             },
         )
 

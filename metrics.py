@@ -15,17 +15,28 @@ from prometheus_client import (
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 
-REQUESTS = Counter("gateway_requests_total", "Requests answered, by route, method and status",
-                   ["route", "method", "status"])
-LATENCY = Histogram("gateway_request_duration_seconds", "Time from request to response closed (streams: to the end)",
-                    ["route"], buckets=LATENCY_BUCKETS)
+REQUESTS = Counter(
+    "gateway_requests_total", "Requests answered, by route, method and status", ["route", "method", "status"]
+)
+LATENCY = Histogram(
+    "gateway_request_duration_seconds",
+    "Time from request to response closed (streams: to the end)",
+    ["route"],
+    buckets=LATENCY_BUCKETS,
+)
 RATE_LIMITED = Counter("gateway_rate_limited_total", "Requests answered 429 by the gateway or OpenRouter", ["route"])
-UPSTREAM_LATENCY = Histogram("gateway_upstream_duration_seconds", "Time waiting for OpenRouter's answer (headers)",
-                             ["endpoint"], buckets=LATENCY_BUCKETS)
-UPSTREAM_ERRORS = Counter("gateway_upstream_errors_total", "OpenRouter failures, by HTTP status or 'connection'",
-                          ["endpoint", "status"])
-FIRST_CHUNK = Histogram("gateway_stream_first_chunk_seconds", "Time from request to the first streamed bytes",
-                        buckets=LATENCY_BUCKETS)
+UPSTREAM_LATENCY = Histogram(
+    "gateway_upstream_duration_seconds",
+    "Time waiting for OpenRouter's answer (headers)",
+    ["endpoint"],
+    buckets=LATENCY_BUCKETS,
+)
+UPSTREAM_ERRORS = Counter(
+    "gateway_upstream_errors_total", "OpenRouter failures, by HTTP status or 'connection'", ["endpoint", "status"]
+)
+FIRST_CHUNK = Histogram(
+    "gateway_stream_first_chunk_seconds", "Time from request to the first streamed bytes", buckets=LATENCY_BUCKETS
+)
 STREAMS = Gauge("gateway_streams_in_flight", "Streams being relayed now", multiprocess_mode="livesum")
 TOKENS = Counter("gateway_tokens_total", "Tokens reported by OpenRouter, by model and kind", ["model", "kind"])
 COST = Counter("gateway_cost_usd_total", "Cost reported by OpenRouter (USD), by model", ["model"])
@@ -50,7 +61,8 @@ def observe_request(route, method, status, seconds):
     children = _children.get(key)
     if children is None:
         children = _children[key] = (
-            REQUESTS.labels(route, method, str(status)), LATENCY.labels(route),
+            REQUESTS.labels(route, method, str(status)),
+            LATENCY.labels(route),
             RATE_LIMITED.labels(route) if status == 429 else None,
         )
     requests, latency, rate_limited = children

@@ -5,9 +5,16 @@ import re
 from schemas.common import ErrorSchema
 
 ERROR_STATUSES = {
-    400: "Invalid request", 401: "Missing or invalid token", 403: "Model not allowed or moderated",
-    404: "Not found", 409: "Conflict", 413: "Too large", 429: "Rate limited", 502: "Upstream error",
-    503: "Unavailable", 504: "Upstream timeout",
+    400: "Invalid request",
+    401: "Missing or invalid token",
+    403: "Model not allowed or moderated",
+    404: "Not found",
+    409: "Conflict",
+    413: "Too large",
+    429: "Rate limited",
+    502: "Upstream error",
+    503: "Unavailable",
+    504: "Upstream timeout",
 }
 
 
@@ -16,8 +23,14 @@ def doc(summary=None, body=None, query=None, responses=None, errors=(), auth=Tru
 
     def decorate(view):
         view._api_doc = {
-            "summary": summary, "body": body, "query": query, "responses": responses or {},
-            "errors": errors, "auth": auth, "tags": tags, "content": content,
+            "summary": summary,
+            "body": body,
+            "query": query,
+            "responses": responses or {},
+            "errors": errors,
+            "auth": auth,
+            "tags": tags,
+            "content": content,
         }
         return view
 
@@ -44,8 +57,11 @@ def _operation(view, rule, spec_doc):
     elif spec_doc["body"]:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": spec_doc["body"]}}}
     for status, response in spec_doc["responses"].items():
-        op["responses"][str(status)] = response if isinstance(response, dict) else {
-            "description": "OK", "content": {"application/json": {"schema": response}}}
+        op["responses"][str(status)] = (
+            response
+            if isinstance(response, dict)
+            else {"description": "OK", "content": {"application/json": {"schema": response}}}
+        )
     error_codes = set(spec_doc["errors"]) | ({401} if spec_doc["auth"] else set())
     for status in sorted(error_codes):
         op["responses"][str(status)] = {"$ref": f"#/components/responses/Error{status}"}
@@ -60,15 +76,18 @@ def build_spec(app):
     from apispec.ext.marshmallow import MarshmallowPlugin
 
     spec = APISpec(
-        title="OpenRouter gateway", version=app.config.get("VERSION", "2.0.0"), openapi_version="3.0.3",
+        title="OpenRouter gateway",
+        version=app.config.get("VERSION", "2.0.0"),
+        openapi_version="3.0.3",
         plugins=[MarshmallowPlugin()],
         info={"description": "Authenticated, rate-limited, OpenAI-compatible door to OpenRouter."},
     )
     spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     spec.components.schema("Error", schema=ErrorSchema)
     for status, text in ERROR_STATUSES.items():
-        spec.components.response(f"Error{status}", {
-            "description": text, "content": {"application/json": {"schema": "Error"}}})
+        spec.components.response(
+            f"Error{status}", {"description": text, "content": {"application/json": {"schema": "Error"}}}
+        )
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         view = app.view_functions.get(rule.endpoint)
         spec_doc = getattr(view, "_api_doc", None)

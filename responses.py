@@ -74,8 +74,11 @@ def summary_response(body):
     choice = choices[0] if isinstance(choices[0], dict) else {}
     message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
     summary = {
-        "id": completion.get("id"), "model": completion.get("model"), "provider": completion.get("provider"),
-        "content": message.get("content"), "finish_reason": choice.get("finish_reason"),
+        "id": completion.get("id"),
+        "model": completion.get("model"),
+        "provider": completion.get("provider"),
+        "content": message.get("content"),
+        "finish_reason": choice.get("finish_reason"),
         "usage": completion.get("usage"),
     }
     return _tag(Response(orjson.dumps(summary), mimetype="application/json"), completion, waited)
@@ -111,8 +114,7 @@ def stream_response(body):
     sock = request.environ.get("gunicorn.socket")
     seen = StreamUsage(current_app.extensions["usage"], g.user, requested_model(body))
     response = Response(mimetype="text/event-stream", headers=SSE_HEADERS)
-    response.response = _counted(response, relay(upstream, g.request_id, sock, on_data=seen.observe), seen,
-                                 g.started)
+    response.response = _counted(response, relay(upstream, g.request_id, sock, on_data=seen.observe), seen, g.started)
     generation = upstream.headers.get("X-Generation-Id")
     if generation:
         response.headers["X-Generation-Id"] = generation

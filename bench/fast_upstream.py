@@ -15,32 +15,68 @@ import orjson
 GEN_ID = "gen-1764926476-0N0195qHFzGljvYKVijc"
 HEAD = {"id": GEN_ID, "provider": "OpenAI", "model": "openai/gpt-4o", "created": 1764926476}
 USAGE = {
-    "prompt_tokens": 29, "completion_tokens": 33, "total_tokens": 62, "cost": 0.00002415, "is_byok": False,
+    "prompt_tokens": 29,
+    "completion_tokens": 33,
+    "total_tokens": 62,
+    "cost": 0.00002415,
+    "is_byok": False,
     "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0, "video_tokens": 0},
-    "cost_details": {"upstream_inference_cost": None, "upstream_inference_prompt_cost": 0.00000435,
-                     "upstream_inference_completions_cost": 0.0000198},
+    "cost_details": {
+        "upstream_inference_cost": None,
+        "upstream_inference_prompt_cost": 0.00000435,
+        "upstream_inference_completions_cost": 0.0000198,
+    },
     "completion_tokens_details": {"reasoning_tokens": 0, "image_tokens": 0},
 }
-COMPLETION = orjson.dumps({
-    **HEAD, "object": "chat.completion",
-    "choices": [{"logprobs": None, "finish_reason": "stop", "native_finish_reason": "stop", "index": 0,
-                 "message": {"role": "assistant", "refusal": None, "reasoning": None,
-                             "content": "TypeScript enhances JavaScript with static types, which catch many errors "
-                                        "before the code runs and make large code bases easier to change safely."}}],
-    "system_fingerprint": "fp_aa07c96156", "usage": USAGE,
-})
-KEY = orjson.dumps({"data": {"label": "sk-or-v1-ben...nch", "limit": None, "limit_remaining": None,
-                             "usage": 0, "is_free_tier": False, "is_provisioning_key": False}})
+COMPLETION = orjson.dumps(
+    {
+        **HEAD,
+        "object": "chat.completion",
+        "choices": [
+            {
+                "logprobs": None,
+                "finish_reason": "stop",
+                "native_finish_reason": "stop",
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "refusal": None,
+                    "reasoning": None,
+                    "content": "TypeScript enhances JavaScript with static types, which catch many errors "
+                    "before the code runs and make large code bases easier to change safely.",
+                },
+            }
+        ],
+        "system_fingerprint": "fp_aa07c96156",
+        "usage": USAGE,
+    }
+)
+KEY = orjson.dumps(
+    {
+        "data": {
+            "label": "sk-or-v1-ben...nch",
+            "limit": None,
+            "limit_remaining": None,
+            "usage": 0,
+            "is_free_tier": False,
+            "is_provisioning_key": False,
+        }
+    }
+)
 MODELS = orjson.dumps({"data": [{"id": "openai/gpt-4o", "name": "OpenAI: GPT-4o", "context_length": 128000}]})
 SHAPE = re.compile(r"chunks=(\d+)\s+interval=(\d+)")
-SSE_HEAD = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
-            b"X-Generation-Id: " + GEN_ID.encode() + b"\r\nTransfer-Encoding: chunked\r\n\r\n")
+SSE_HEAD = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+    b"X-Generation-Id: " + GEN_ID.encode() + b"\r\nTransfer-Encoding: chunked\r\n\r\n"
+)
 
 
 def plain(status, body):
     """A whole keep-alive HTTP/1.1 response with a JSON body."""
-    return (f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-            f"X-Generation-Id: {GEN_ID}\r\n\r\n").encode() + body
+    return (
+        f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        f"X-Generation-Id: {GEN_ID}\r\n\r\n"
+    ).encode() + body
 
 
 ROUTES = {
@@ -56,8 +92,15 @@ def chunk(delta=None, finish=None, usage=None, **extra):
     """One SSE event framed as one HTTP chunk."""
     event = {**HEAD, "object": "chat.completion.chunk", **extra}
     if usage is None:
-        event["choices"] = [{"index": 0, "delta": delta or {"role": "assistant", "content": ""},
-                             "finish_reason": finish, "native_finish_reason": finish, "logprobs": None}]
+        event["choices"] = [
+            {
+                "index": 0,
+                "delta": delta or {"role": "assistant", "content": ""},
+                "finish_reason": finish,
+                "native_finish_reason": finish,
+                "logprobs": None,
+            }
+        ]
     else:
         event["choices"], event["usage"] = [], usage
     return frame(b"data: " + orjson.dumps(event) + b"\n\n")
@@ -94,7 +137,7 @@ class Http(asyncio.Protocol):
             length = content_length(head)
             if len(self.buffer) < end + 4 + length:
                 return
-            body, self.buffer = self.buffer[end + 4:end + 4 + length], self.buffer[end + 4 + length:]
+            body, self.buffer = self.buffer[end + 4 : end + 4 + length], self.buffer[end + 4 + length :]
             self.answer(head, body)
 
     def answer(self, head, body):

@@ -37,8 +37,18 @@ class Runner:
     def wrk(self, target, connections, seconds, threads=2):
         """One wrk run against 'direct' or 'gateway'; its figures, or an error recorded."""
         threads = min(threads, connections)
-        cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency",
-               "-s", str(LUA), self.urls[target]]
+        cmd = [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "10s",
+            "--latency",
+            "-s",
+            str(LUA),
+            self.urls[target],
+        ]
         env = {**os.environ, "BENCH_TOKEN": self.token if target == "gateway" else ""}
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=seconds + 30)
         self.log.write(f"$ {' '.join(cmd)}\n{proc.stdout}{proc.stderr}\n")
@@ -55,8 +65,9 @@ class Runner:
     def _check(self, result):
         bad = {k: result[k] for k in ("non2xx", "not200", "connect", "read", "write", "timeout") if result[k]}
         if bad:
-            self.errors.append(f"{result['target']} at {result['connections']} connections: {bad} "
-                               f"of {result['requests']} requests")
+            self.errors.append(
+                f"{result['target']} at {result['connections']} connections: {bad} of {result['requests']} requests"
+            )
 
     def interleaved(self, connections, seconds, rounds):
         """`rounds` × (direct, gateway) at one connection count: {'direct': [...], 'gateway': [...]}."""
@@ -114,17 +125,43 @@ def memory_and_profile(runner, master, upstream_pid, profile_s):
     before = {pid: rss_mb(pid) for pid in workers}
     cpu = {"gateway": cpu_seconds(workers[0]), "upstream": cpu_seconds(upstream_pid)}
     spy = subprocess.Popen(
-        [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(workers[0]), "--duration",
-         str(profile_s), "--rate", "200", "--gil", "--nonblocking", "--format", "raw",
-         "-o", str(OUT / "profile.txt")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [
+            str(Path(sys.executable).parent / "py-spy"),
+            "record",
+            "--pid",
+            str(workers[0]),
+            "--duration",
+            str(profile_s),
+            "--rate",
+            "200",
+            "--gil",
+            "--nonblocking",
+            "--format",
+            "raw",
+            "-o",
+            str(OUT / "profile.txt"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     served = runner.until("gateway", 16, 20000, step_s=3)
-    cpu_ms = {name: (cpu_seconds(pid) - cpu[name]) * 1000 / max(served, 1)
-              for name, pid in (("gateway", workers[0]), ("upstream", upstream_pid))}
+    cpu_ms = {
+        name: (cpu_seconds(pid) - cpu[name]) * 1000 / max(served, 1)
+        for name, pid in (("gateway", workers[0]), ("upstream", upstream_pid))
+    }
     spy_out = spy.communicate(timeout=profile_s + 30)[0]
     after = {pid: rss_mb(pid) for pid in workers}
-    return {"cpu_ms_per_request": cpu_ms, "workers": workers, "warmup_requests": warm, "requests": served,
-            "rss_warm_mb": before, "rss_after_mb": after, "profile_ok": spy.returncode == 0,
-            "profile_log": spy_out.strip()[-400:]}
+    return {
+        "cpu_ms_per_request": cpu_ms,
+        "workers": workers,
+        "warmup_requests": warm,
+        "requests": served,
+        "rss_warm_mb": before,
+        "rss_after_mb": after,
+        "profile_ok": spy.returncode == 0,
+        "profile_log": spy_out.strip()[-400:],
+    }
 
 
 def stream_errors(runs):
@@ -133,8 +170,10 @@ def stream_errors(runs):
     for target, results in runs.items():
         for index, run in enumerate(results):
             if run["status"] != 200 or not run["done"] or len(run["lags_s"]) != STREAM_CHUNKS:
-                errors.append(f"{target} stream {index}: status {run['status']}, [DONE] {run['done']}, "
-                              f"{len(run['lags_s'])}/{STREAM_CHUNKS} chunks")
+                errors.append(
+                    f"{target} stream {index}: status {run['status']}, [DONE] {run['done']}, "
+                    f"{len(run['lags_s'])}/{STREAM_CHUNKS} chunks"
+                )
     return errors
 
 
@@ -147,8 +186,10 @@ def main():
     parser.add_argument("--upstream-pid", type=int, required=True)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    urls = {"direct": f"{args.upstream}/api/v1/chat/completions",
-            "gateway": f"{args.gateway}/api/v2/openrouter/chat/completions"}
+    urls = {
+        "direct": f"{args.upstream}/api/v1/chat/completions",
+        "gateway": f"{args.gateway}/api/v2/openrouter/chat/completions",
+    }
     runner = Runner(urls, mint_token(os.environ["JWT_SECRET_KEY"]))
     started = time.monotonic()
     result = {"mode": args.mode, "workers": workers_of(args.master)}
@@ -160,14 +201,14 @@ def main():
         result[f"c{connections}"] = runner.interleaved(connections, 4, args.rounds)
     served = sum(r["requests"] for c in (16, 64) for r in result[f"c{c}"]["gateway"])
     result["throughput_cpu_ms_per_request"] = (
-        (sum(cpu_seconds(pid) for pid in workers) - cpu_before) * 1000 / max(served, 1))
+        (sum(cpu_seconds(pid) for pid in workers) - cpu_before) * 1000 / max(served, 1)
+    )
     if args.mode == "embedded":
         result["streams"] = compare(urls["direct"], urls["gateway"], runner.token, chunks=STREAM_CHUNKS)
         runner.errors += stream_errors(result["streams"])
         result["memory"]["rss_end_mb"] = {pid: rss_mb(pid) for pid in result["memory"]["workers"]}
     result.update(errors=runner.errors, seconds=round(time.monotonic() - started, 1))
-    (OUT / f"{args.mode}.json").write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2
-                                                         | orjson.OPT_NON_STR_KEYS))
+    (OUT / f"{args.mode}.json").write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
     print(f"{args.mode}: {result['seconds']} s, {len(runner.errors)} error(s)", file=sys.stderr)
 
 

@@ -37,14 +37,26 @@ def profile_lines(raw_path, top=15):
         stacks.append((frames, int(count)))
         for frame in set(frames):
             total[frame] += int(count)
-    rows = [f"{samples:,} samples of the worker thread holding the GIL (py-spy `--gil`, 200 Hz, 10 s).", "",
-            "| own % | total % | function (file) |", "|---|---|---|"]
+    rows = [
+        f"{samples:,} samples of the worker thread holding the GIL (py-spy `--gil`, 200 Hz, 10 s).",
+        "",
+        "| own % | total % | function (file) |",
+        "|---|---|---|",
+    ]
     rows += [f"| {100 * c / samples:.1f} | {100 * total[f] / samples:.1f} | `{f}` |" for f, c in own.most_common(top)]
-    rows += ["", "Where a request's CPU time goes (inclusive: a sample counts when any frame of its stack matches):",
-             "", "| part | % of samples |", "|---|---|"]
+    rows += [
+        "",
+        "Where a request's CPU time goes (inclusive: a sample counts when any frame of its stack matches):",
+        "",
+        "| part | % of samples |",
+        "|---|---|",
+    ]
     for label, needle, *exclude in BUCKETS:
-        hits = sum(c for frames, c in stacks if any(needle in f for f in frames)
-                   and not any(x in f for x in exclude for f in frames))
+        hits = sum(
+            c
+            for frames, c in stacks
+            if any(needle in f for f in frames) and not any(x in f for x in exclude for f in frames)
+        )
         rows.append(f"| {label} | {100 * hits / samples:.1f} |")
     return rows
 
@@ -54,9 +66,13 @@ def write_profile(results):
     memory = results["embedded"]["memory"]
     if not raw.exists() or not memory["profile_ok"]:
         return [f"py-spy did not produce a profile: {memory.get('profile_log')}"]
-    lines = ["# Profile of one gateway worker (embedded mode, 16 connections)", "",
-             "Recorded by `make bench` during the memory phase: `py-spy record --pid <worker> --duration 10 "
-             "--rate 200 --gil --nonblocking --format raw`. Raw stacks: bench/out/profile.txt.", ""]
+    lines = [
+        "# Profile of one gateway worker (embedded mode, 16 connections)",
+        "",
+        "Recorded by `make bench` during the memory phase: `py-spy record --pid <worker> --duration 10 "
+        "--rate 200 --gil --nonblocking --format raw`. Raw stacks: bench/out/profile.txt.",
+        "",
+    ]
     lines += profile_lines(raw)
     (HERE / "PROFILE.md").write_text("\n".join(lines) + "\n")
     return []

@@ -17,11 +17,18 @@ class StreamClient:
     def __init__(self, url, token=None, chunks=50, interval_ms=20):
         parts = urlsplit(url)
         self.address, self.path, self.sock = (parts.hostname, parts.port), parts.path, None
-        body = orjson.dumps({"model": "openai/gpt-4o", "stream": True,
-                             "messages": [{"role": "user", "content": f"chunks={chunks} interval={interval_ms}"}]})
+        body = orjson.dumps(
+            {
+                "model": "openai/gpt-4o",
+                "stream": True,
+                "messages": [{"role": "user", "content": f"chunks={chunks} interval={interval_ms}"}],
+            }
+        )
         auth = f"Authorization: Bearer {token}\r\n" if token else ""
-        self.request = (f"POST {self.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Type: application/json\r\n"
-                        f"Accept: text/event-stream\r\n{auth}Content-Length: {len(body)}\r\n\r\n").encode() + body
+        self.request = (
+            f"POST {self.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Type: application/json\r\n"
+            f"Accept: text/event-stream\r\n{auth}Content-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
 
     def run(self):
         """{'status', 'first_chunk_s', 'lags_s', 'done'} for one stream."""
@@ -60,7 +67,7 @@ class StreamClient:
         end = buffer.rfind(b"\n\n")
         if end < 0:
             return buffer
-        complete, rest = buffer[:end + 2], buffer[end + 2:]
+        complete, rest = buffer[: end + 2], buffer[end + 2 :]
         for sent in SENT_AT.findall(complete):
             if result["first_chunk_s"] is None:
                 result["first_chunk_s"] = elapsed
@@ -77,8 +84,10 @@ class StreamClient:
 
 def compare(direct_url, gateway_url, token, count=20, chunks=50, interval_ms=20):
     """`count` streams each way, interleaved (direct, gateway, …): {'direct': [...], 'gateway': [...]}."""
-    clients = {"direct": StreamClient(direct_url, None, chunks, interval_ms),
-               "gateway": StreamClient(gateway_url, token, chunks, interval_ms)}
+    clients = {
+        "direct": StreamClient(direct_url, None, chunks, interval_ms),
+        "gateway": StreamClient(gateway_url, token, chunks, interval_ms),
+    }
     runs = {name: [] for name in clients}
     try:
         for _ in range(count):

@@ -11,11 +11,18 @@ from schemas.common import SSE_EVENT, json_body, load_present
 
 bp = Blueprint("chat", __name__)
 CHAT_REQUEST = ChatRequestSchema()
-SSE = {200: {"description": "Server-sent events: chat.completion.chunk data events, then [DONE]",
-             "content": {"text/event-stream": {"schema": SSE_EVENT}}}}
-COMPLETION = {200: {"description": "OpenRouter's chat.completion, unchanged (or SSE with stream: true)",
-                    "content": {"application/json": {"schema": {"type": "object"}},
-                                "text/event-stream": {"schema": SSE_EVENT}}}}
+SSE = {
+    200: {
+        "description": "Server-sent events: chat.completion.chunk data events, then [DONE]",
+        "content": {"text/event-stream": {"schema": SSE_EVENT}},
+    }
+}
+COMPLETION = {
+    200: {
+        "description": "OpenRouter's chat.completion, unchanged (or SSE with stream: true)",
+        "content": {"application/json": {"schema": {"type": "object"}}, "text/event-stream": {"schema": SSE_EVENT}},
+    }
+}
 ERRORS = (400, 403, 413, 429, 502, 503, 504)
 
 

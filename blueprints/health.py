@@ -17,8 +17,11 @@ def live():
 
 
 @bp.get("/health")
-@doc(auth=False, tags=["health"], responses={
-    200: {"description": "ok or degraded"}, 503: {"description": "down: shared state unavailable"}})
+@doc(
+    auth=False,
+    tags=["health"],
+    responses={200: {"description": "ok or degraded"}, 503: {"description": "down: shared state unavailable"}},
+)
 def ready():
     """Readiness: upstream, rate-limit storage and session store."""
     ext, done = current_app.extensions, {}
@@ -36,7 +39,9 @@ def ready():
     else:
         status = "ok"
     body = {
-        "status": status, "version": current_app.config["VERSION"],
-        "uptime_s": round(time.monotonic() - ext["started_at"], 1), "checks": checks,
+        "status": status,
+        "version": current_app.config["VERSION"],
+        "uptime_s": round(time.monotonic() - ext["started_at"], 1),
+        "checks": checks,
     }
     return jsonify(body), 503 if status == "down" else 200

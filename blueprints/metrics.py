@@ -12,8 +12,13 @@ bp = Blueprint("metrics", __name__)
 
 
 @bp.get("/metrics")
-@doc(auth=False, tags=["operations"], responses={200: {
-    "description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}})
+@doc(
+    auth=False,
+    tags=["operations"],
+    responses={
+        200: {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}
+    },
+)
 def metrics():
     """Prometheus metrics of every worker."""
     expected = current_app.config["METRICS_TOKEN"]

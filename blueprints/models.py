@@ -55,7 +55,9 @@ def recommended_models(use_case):
     """Recommended models for a use case, premium first, each with a reason."""
     if use_case not in USE_CASES:
         valid = ", ".join(USE_CASES)
-        raise NotFoundError(f"Unknown use case '{use_case}'; valid use cases: {valid}",
-                            details={"use_case": [f"Must be one of: {valid}."]})
+        raise NotFoundError(
+            f"Unknown use case '{use_case}'; valid use cases: {valid}",
+            details={"use_case": [f"Must be one of: {valid}."]},
+        )
     models = current_app.extensions["catalogue"].recommend(use_case)
     return _json({"use_case": use_case, "models": [_openai_model(model) for model in models]})

@@ -22,6 +22,7 @@ def vision():
     """Ask a vision model about images: JSON with image URLs, or multipart `image` files."""
     data = media_request(VisionRequestSchema(), VisionFormSchema())
     cfg = current_app.config
-    body = vision_body(data, current_app.extensions["catalogue"], cfg["OPENROUTER_VISION_MODEL"],
-                       cfg["MAX_IMAGE_BYTES"])
+    body = vision_body(
+        data, current_app.extensions["catalogue"], cfg["OPENROUTER_VISION_MODEL"], cfg["MAX_IMAGE_BYTES"]
+    )
     return stream_response(body) if data["stream"] else summary_response(body)

@@ -184,8 +184,9 @@ class ChatRequestSchema(Schema):
     route = fields.String()
     user = fields.String()
     session_id = fields.String(validate=validate.Length(max=256))
-    metadata = fields.Dict(keys=fields.String(validate=validate.Length(max=64)),
-                           values=fields.String(validate=validate.Length(max=512)))
+    metadata = fields.Dict(
+        keys=fields.String(validate=validate.Length(max=64)), values=fields.String(validate=validate.Length(max=512))
+    )
     modalities = fields.List(fields.String())
     audio = fields.Dict()
     prediction = fields.Dict()

@@ -112,7 +112,8 @@ class ErrorSchema(Schema):
 # One server-sent event of a relayed stream: `data:` carries a chat.completion.chunk, our error envelope, or
 # `[DONE]`; comment lines (keep-alives) are not events.
 SSE_EVENT = {
-    "type": "object", "required": ["data"],
+    "type": "object",
+    "required": ["data"],
     "properties": {"data": {"type": "string"}, "event": {"type": "string"}, "id": {"type": "string"}},
-    "description": "data: a chat.completion.chunk JSON, an {\"error\": …} envelope, or [DONE]",
+    "description": 'data: a chat.completion.chunk JSON, an {"error": …} envelope, or [DONE]',
 }

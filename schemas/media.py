@@ -170,8 +170,9 @@ def _parse_multipart():
     return form, files
 
 
-ANSWER = {200: {
-    "description": "The model's answer; with `stream` true, chat.completion.chunk events as in /chat/stream",
-    "content": {"application/json": {"schema": MediaAnswerSchema},
-                "text/event-stream": {"schema": SSE_EVENT}},
-}}
+ANSWER = {
+    200: {
+        "description": "The model's answer; with `stream` true, chat.completion.chunk events as in /chat/stream",
+        "content": {"application/json": {"schema": MediaAnswerSchema}, "text/event-stream": {"schema": SSE_EVENT}},
+    }
+}

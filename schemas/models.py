@@ -13,8 +13,9 @@ class CapabilityList(fields.String):
         names = [name.strip() for name in super()._deserialize(value, attr, data, **kwargs).split(",")]
         unknown = [name for name in names if name not in CAPABILITIES]
         if unknown:
-            raise ValidationError(f"Unknown capability {unknown[0]!r}; must be a comma list of: "
-                                  f"{', '.join(CAPABILITIES)}.")
+            raise ValidationError(
+                f"Unknown capability {unknown[0]!r}; must be a comma list of: {', '.join(CAPABILITIES)}."
+            )
         return tuple(dict.fromkeys(names))
 
 
@@ -25,15 +26,23 @@ class ModelListQuerySchema(Schema):
         unknown = EXCLUDE
 
     tier = fields.String(validate=validate.OneOf(TIERS), metadata={"description": "Premium tier"})
-    capabilities = CapabilityList(data_key="capability", metadata={
-        "description": f"Comma list of {', '.join(CAPABILITIES)}; a model must have all of them",
-        "example": "vision,functions"})
-    q = fields.String(validate=validate.Length(max=200),
-                      metadata={"description": "Case-insensitive substring of the id or the name"})
+    capabilities = CapabilityList(
+        data_key="capability",
+        metadata={
+            "description": f"Comma list of {', '.join(CAPABILITIES)}; a model must have all of them",
+            "example": "vision,functions",
+        },
+    )
+    q = fields.String(
+        validate=validate.Length(max=200), metadata={"description": "Case-insensitive substring of the id or the name"}
+    )
     # `True`/`False` too: that is how `requests` writes a Python bool into a query string.
-    premium = fields.Boolean(truthy={"true", "True", "TRUE"}, falsy={"false", "False", "FALSE"},
-                             error_messages={"invalid": "Must be true or false."},
-                             metadata={"description": "true: premium models only; false: the others"})
+    premium = fields.Boolean(
+        truthy={"true", "True", "TRUE"},
+        falsy={"false", "False", "FALSE"},
+        error_messages={"invalid": "Must be true or false."},
+        metadata={"description": "true: premium models only; false: the others"},
+    )
 
 
 MODEL_LIST_QUERY = ModelListQuerySchema()
@@ -49,6 +58,7 @@ def list_filters(args):
 
 
 # --- responses: OpenRouter's model object (unknown and future fields allowed) plus the gateway's own ----------
+
 
 class ArchitectureSchema(PassThroughSchema):
     modality = fields.String(allow_none=True)

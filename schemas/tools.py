@@ -19,8 +19,7 @@ def _check_tool_name(name):
 
 
 class ToolFunctionSchema(PassThroughSchema):
-    name = fields.String(required=True, validate=_check_tool_name,
-                         metadata={"pattern": "^[A-Za-z0-9_-]{1,64}$"})
+    name = fields.String(required=True, validate=_check_tool_name, metadata={"pattern": "^[A-Za-z0-9_-]{1,64}$"})
     description = fields.String()
     parameters = fields.Dict()
 
@@ -89,8 +88,11 @@ class ToolOutputSchema(Schema):
         unknown = RAISE
 
     tool_call_id = fields.String(required=True, validate=validate.Length(min=1))
-    output = fields.Raw(required=True, allow_none=True,
-                        metadata={"description": "A string, or any JSON value (sent to the model as JSON text)"})
+    output = fields.Raw(
+        required=True,
+        allow_none=True,
+        metadata={"description": "A string, or any JSON value (sent to the model as JSON text)"},
+    )
 
 
 class ToolSubmitRequestSchema(Schema):

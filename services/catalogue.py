@@ -22,8 +22,16 @@ from services.catalogue_data import (
 )
 
 __all__ = [
-    "BUILTIN_MODELS", "CAPABILITIES", "LONG_CONTEXT", "PREMIUM_TIERS", "STRENGTHS", "TIERS", "USE_CASES",
-    "ModelCatalogue", "UseCase", "enrich",
+    "BUILTIN_MODELS",
+    "CAPABILITIES",
+    "LONG_CONTEXT",
+    "PREMIUM_TIERS",
+    "STRENGTHS",
+    "TIERS",
+    "USE_CASES",
+    "ModelCatalogue",
+    "UseCase",
+    "enrich",
 ]
 
 CAPABILITIES = ("vision", "audio", "functions")
@@ -146,9 +154,14 @@ class _Snapshot(NamedTuple):
 class ModelCatalogue:
     """OpenRouter's model list, cached for `ttl` seconds and refreshed by one caller at a time."""
 
-    def __init__(self, fetch: Callable[[], list], ttl: float = 300.0,
-                 clock: Callable[[], float] = time.monotonic, retry_after_failure: float = 30.0,
-                 first_fetch_wait: float = 15.0):
+    def __init__(
+        self,
+        fetch: Callable[[], list],
+        ttl: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+        retry_after_failure: float = 30.0,
+        first_fetch_wait: float = 15.0,
+    ):
         self._fetch = fetch
         self._ttl = ttl
         self._clock = clock
@@ -183,7 +196,8 @@ class ModelCatalogue:
             _check_capability(capability)
         needle = q.lower() if q else None
         return [
-            m for m in models
+            m
+            for m in models
             if (tier is None or m["tier"] == tier)
             and all(m["capabilities"][c] for c in capabilities)
             and (needle is None or needle in m["id"].lower() or needle in str(m.get("name") or "").lower())
@@ -197,7 +211,7 @@ class ModelCatalogue:
         fits = [(by_id[i], why) for i, why in spec.picks if i in by_id and _meets(by_id[i], spec.requires)]
         if spec.more_reason:
             more = [m for m in models if not m["premium"] and _meets(m, spec.requires)]
-            fits += [(m, spec.more_reason) for m in more[:max(0, MAX_RECOMMENDATIONS - len(fits))]]
+            fits += [(m, spec.more_reason) for m in more[: max(0, MAX_RECOMMENDATIONS - len(fits))]]
         return [{**model, "reason": reason} for model, reason in fits]
 
     def capable_models(self, capability: str) -> list[str]:

@@ -12,8 +12,13 @@ IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
 MAX_URL_CHARS = 8192
 # Declared names callers commonly use for a supported format; kept small on purpose.
 AUDIO_ALIASES = {"mpeg": "mp3", "aif": "aiff", "oga": "ogg", "mp4": "m4a"}
-DATA_URL_TYPES = {"image/png": "image/png", "image/jpeg": "image/jpeg", "image/jpg": "image/jpeg",
-                  "image/webp": "image/webp", "image/gif": "image/gif"}
+DATA_URL_TYPES = {
+    "image/png": "image/png",
+    "image/jpeg": "image/jpeg",
+    "image/jpg": "image/jpeg",
+    "image/webp": "image/webp",
+    "image/gif": "image/gif",
+}
 # ISO BMFF brands that carry AAC/ALAC audio in an M4A-style container.
 M4A_BRANDS = {b"M4A ", b"M4B ", b"M4P ", b"F4A ", b"mp41", b"mp42", b"isom", b"iso2", b"dash"}
 MPEG_SYNC_MASK = 0xE0
@@ -51,7 +56,7 @@ def _is_m4a(data):
     if data[4:8] != b"ftyp":
         return False
     end = min(int.from_bytes(data[:4], "big"), len(data), 256)
-    brands = [data[8:12]] + [data[i:i + 4] for i in range(16, end - 3, 4)]
+    brands = [data[8:12]] + [data[i : i + 4] for i in range(16, end - 3, 4)]
     return any(brand in M4A_BRANDS for brand in brands)
 
 
@@ -106,8 +111,11 @@ def decode_base64(text: str, field: str, max_bytes: int) -> bytes:
     try:
         data = base64.b64decode(raw + b"=" * (-len(raw) % 4), validate=True)
     except (binascii.Error, ValueError):
-        raise _bad(field, f"{field} is not valid base64",
-                   "must be standard base64 (A-Z, a-z, 0-9, '+', '/', '=' padding only at the end)") from None
+        raise _bad(
+            field,
+            f"{field} is not valid base64",
+            "must be standard base64 (A-Z, a-z, 0-9, '+', '/', '=' padding only at the end)",
+        ) from None
     return _check_size(data, field, max_bytes)
 
 
@@ -135,7 +143,7 @@ def _data_image_url(url, field, max_bytes):
     declared = DATA_URL_TYPES.get(params[0]) if params else None
     if declared is None or params[-1] != "base64" or len(params) < 2:
         raise _bad(field, f"{field} is not an accepted image URL: {URL_RULE}")
-    data = decode_base64(url[comma + 1:], field, max_bytes)
+    data = decode_base64(url[comma + 1 :], field, max_bytes)
     kind = _sniffed_image(data, field)
     if kind != declared:
         raise _bad(field, f"{field} declares {declared} but its bytes are {kind}")

@@ -7,7 +7,7 @@ MAX_IMAGES = 10
 IMAGE_DETAILS = ("auto", "low", "high")
 TASK_PROMPTS = {
     "transcribe": "Transcribe the speech in this audio verbatim, in its original language. "
-                  "Answer with the transcript only.",
+    "Answer with the transcript only.",
     "translate": "Translate the speech in this audio into English. Answer with the translation only.",
     "summarize": "Summarize this audio: who speaks, what is said, and the main points, briefly.",
     "analyze": "Analyze this audio: the language, speakers, tone and content, and any notable sounds or music.",

@@ -67,8 +67,12 @@ def _id_problems(pending, ids):
 
 def run(session, call_model, tool_choice="auto", deadline=None, clock=time.monotonic, now=None):
     """Call the model until it answers, calls the caller's functions, or a limit stops it; returns the result."""
-    result = {"iterations": 0, "usage": dict.fromkeys(("prompt_tokens", "completion_tokens", "total_tokens"), 0),
-              "executed": [], "pending": []}
+    result = {
+        "iterations": 0,
+        "usage": dict.fromkeys(("prompt_tokens", "completion_tokens", "total_tokens"), 0),
+        "executed": [],
+        "pending": [],
+    }
     result["usage"]["cost"] = 0.0
     while True:
         completion = call_model(session["messages"], session["tools"], tool_choice)
@@ -120,8 +124,7 @@ def _assistant_message(completion):
     choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
     if choice.get("finish_reason") == "error":
         error = choice.get("error") if isinstance(choice.get("error"), dict) else {}
-        raise UpstreamError(f"The model call failed: {error.get('message') or 'finish_reason error'}",
-                            headers=NO_RETRY)
+        raise UpstreamError(f"The model call failed: {error.get('message') or 'finish_reason error'}", headers=NO_RETRY)
     message = choice.get("message")
     if not isinstance(message, dict):
         raise UpstreamError("OpenRouter answered without an assistant message", headers=NO_RETRY)
@@ -151,8 +154,7 @@ def _run_calls(session, calls, executed, now):
     for call in calls:
         name, arguments = call["function"].get("name"), call["function"]["arguments"]
         if name not in builtins:
-            pending.append({"id": call["id"], "type": "function",
-                            "function": {"name": name, "arguments": arguments}})
+            pending.append({"id": call["id"], "type": "function", "function": {"name": name, "arguments": arguments}})
             continue
         outcome = run_builtin(name, arguments, now=now)
         executed.append({"id": call["id"], "name": name, "arguments": arguments, **outcome})

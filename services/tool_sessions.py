@@ -84,7 +84,10 @@ class MemorySessionStore:
         # A completed session is never read again (claim answers 409), so its conversation is not kept.
         data = orjson.dumps(session) if state != COMPLETED else b"{}"
         self._entries[session_id] = {
-            "state": state, "owner": session["owner"], "expires_at": session["expires_at"], "data": data,
+            "state": state,
+            "owner": session["owner"],
+            "expires_at": session["expires_at"],
+            "data": data,
         }
 
     def _live(self, session_id):
@@ -184,7 +187,8 @@ class RedisSessionStore:
         key = self.prefix + session_id
         pipe = self.client.pipeline(transaction=True)
         pipe.delete(key)
-        pipe.hset(key, mapping={"state": state, "owner": session["owner"], "data": data,
-                                "expires_at": session["expires_at"]})
+        pipe.hset(
+            key, mapping={"state": state, "owner": session["owner"], "data": data, "expires_at": session["expires_at"]}
+        )
         pipe.expire(key, max(1, int(self.ttl) + 1))  # Redis drops it; the script's clock check decides
         pipe.execute()

@@ -20,8 +20,12 @@ def amounts(usage):
         value = usage.get(name)
         return value if isinstance(value, int | float) and not isinstance(value, bool) else 0
 
-    return {"requests": 1, "prompt_tokens": int(number("prompt_tokens")),
-            "completion_tokens": int(number("completion_tokens")), "cost": float(number("cost"))}
+    return {
+        "requests": 1,
+        "prompt_tokens": int(number("prompt_tokens")),
+        "completion_tokens": int(number("completion_tokens")),
+        "cost": float(number("cost")),
+    }
 
 
 class _Usage:

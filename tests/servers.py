@@ -56,8 +56,9 @@ def run_gunicorn(env, log_path=None):
     full_env = {**os.environ, "BIND": f"127.0.0.1:{port}", **env}
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
     gunicorn = Path(sys.executable).parent / "gunicorn"
-    proc = subprocess.Popen([str(gunicorn), "-c", "gunicorn.conf.py"], cwd=ROOT, env=full_env,
-                            stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [str(gunicorn), "-c", "gunicorn.conf.py"], cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_http(base + "/api/v2/openrouter/health/live", proc=proc)
@@ -79,8 +80,11 @@ def run_redis(port=None):
     binary = shutil.which("redis-server")
     assert binary, "redis-server is not installed (.ci/run installs it from Debian's packages)"
     port = port or free_port()
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 10
     while True:
         try:

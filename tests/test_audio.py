@@ -13,8 +13,16 @@ from tests.test_vision import assert_stream, bearer, encoded_form, media_app
 URL = "/api/v2/openrouter/audio"
 CHAT = "/chat/completions"
 ANSWER_KEYS = {"id", "model", "provider", "content", "finish_reason", "usage"}
-AUDIO = [("wav", WAV), ("mp3", MP3_ID3), ("mp3", MP3_FRAME), ("flac", FLAC), ("ogg", OGG), ("m4a", M4A),
-         ("aac", AAC), ("aiff", AIFF)]
+AUDIO = [
+    ("wav", WAV),
+    ("mp3", MP3_ID3),
+    ("mp3", MP3_FRAME),
+    ("flac", FLAC),
+    ("ogg", OGG),
+    ("m4a", M4A),
+    ("aac", AAC),
+    ("aiff", AIFF),
+]
 
 
 def clip(data=WAV, fmt="wav", **fields):
@@ -26,9 +34,15 @@ def upload(data=WAV, name="clip.wav", **fields):
 
 
 def audio_content(text, data=WAV, fmt="wav"):
-    return [{"role": "user", "content": [
-        {"type": "text", "text": text}, {"type": "input_audio", "input_audio": {"data": b64(data), "format": fmt}},
-    ]}]
+    return [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": text},
+                {"type": "input_audio", "input_audio": {"data": b64(data), "format": fmt}},
+            ],
+        }
+    ]
 
 
 @pytest.fixture
@@ -42,6 +56,7 @@ def alice(gateway):
 
 
 # --- accepted input reaches OpenRouter as content parts -------------------------------------------------
+
 
 def test_json_clip_is_transcribed_by_default(api, alice, upstream):
     response = api.post(URL, headers=alice, json=clip(max_tokens=100, temperature=0))
@@ -83,8 +98,9 @@ def test_prompt_replaces_the_task_prompt(api, alice, upstream):
 
 
 def test_multipart_with_fields(api, alice, upstream):
-    fields = upload(format="wav", task="summarize", model="openai/gpt-4o-audio-preview", max_tokens="30",
-                    temperature="1.5")
+    fields = upload(
+        format="wav", task="summarize", model="openai/gpt-4o-audio-preview", max_tokens="30", temperature="1.5"
+    )
     response = api.post(URL, headers=alice, data=fields, content_type="multipart/form-data")
     assert response.status_code == 200, response.get_data(as_text=True)
     assert set(response.get_json()) == ANSWER_KEYS
@@ -102,8 +118,12 @@ def test_default_model_is_configurable(upstream):
 # --- refusals, all before any call to OpenRouter ----------------------------------------------------------
 
 REFUSED_JSON = [
-    ("data: prefix", {"audio": {"data": "data:audio/wav;base64," + b64(WAV), "format": "wav"}}, "audio.data",
-     "raw base64 without a 'data:' prefix"),
+    (
+        "data: prefix",
+        {"audio": {"data": "data:audio/wav;base64," + b64(WAV), "format": "wav"}},
+        "audio.data",
+        "raw base64 without a 'data:' prefix",
+    ),
     ("bad base64", {"audio": {"data": "!!!" + b64(WAV), "format": "wav"}}, "audio.data", "not valid base64"),
     ("wav declared as mp3", clip(WAV, "mp3"), "audio.format", "declares mp3 but the bytes of audio.data are wav"),
     ("unknown format", clip(WAV, "wma"), "audio.format", "'wma' is not supported; supported: wav, mp3"),
@@ -122,25 +142,32 @@ REFUSED_JSON = [
 ]
 
 
-@pytest.mark.parametrize("payload,field,message", [case[1:] for case in REFUSED_JSON],
-                         ids=[case[0] for case in REFUSED_JSON])
+@pytest.mark.parametrize(
+    "payload,field,message", [case[1:] for case in REFUSED_JSON], ids=[case[0] for case in REFUSED_JSON]
+)
 def test_refused_json(api, alice, upstream, payload, field, message):
     error = assert_error(api.post(URL, headers=alice, json=payload), 400, "invalid_request_error", message)
     assert list(error["details"]) == [field]
     assert upstream.hits(CHAT) == 0
 
 
-@pytest.mark.parametrize("model,message", [
-    ("openai/gpt-4o", "Model openai/gpt-4o does not accept audio input"),
-    ("acme/no-such-model", "Model acme/no-such-model is not in the model catalogue"),
-])
+@pytest.mark.parametrize(
+    "model,message",
+    [
+        ("openai/gpt-4o", "Model openai/gpt-4o does not accept audio input"),
+        ("acme/no-such-model", "Model acme/no-such-model is not in the model catalogue"),
+    ],
+)
 def test_model_without_audio_input_is_refused(api, alice, upstream, model, message):
-    for response in (api.post(URL, headers=alice, json=clip(model=model)),
-                     api.post(URL, headers=alice, data=upload(model=model), content_type="multipart/form-data")):
+    for response in (
+        api.post(URL, headers=alice, json=clip(model=model)),
+        api.post(URL, headers=alice, data=upload(model=model), content_type="multipart/form-data"),
+    ):
         error = assert_error(response, 400, "invalid_request_error", message)
         assert error["message"].endswith(
             "models that accept audio input: google/gemini-2.5-pro, google/gemini-2.5-flash, "
-            "google/gemini-3-flash-preview, openai/gpt-4o-audio-preview, mistralai/voxtral-small-24b-2507")
+            "google/gemini-3-flash-preview, openai/gpt-4o-audio-preview, mistralai/voxtral-small-24b-2507"
+        )
         assert error["details"] == {"model": ["Must be a model that accepts audio input."]}
     assert upstream.hits(CHAT) == 0
 
@@ -148,8 +175,12 @@ def test_model_without_audio_input_is_refused(api, alice, upstream, model, messa
 REFUSED_FORM = [
     ("no file", {"task": "transcribe"}, "audio", "Missing data"),
     ("text instead of file", {"audio": b64(WAV)}, "audio", "Must be sent as a file"),
-    ("two files", {"audio": [(io.BytesIO(WAV), "a.wav"), (io.BytesIO(WAV), "b.wav")]}, "audio",
-     "Send exactly one file; got 2"),
+    (
+        "two files",
+        {"audio": [(io.BytesIO(WAV), "a.wav"), (io.BytesIO(WAV), "b.wav")]},
+        "audio",
+        "Send exactly one file; got 2",
+    ),
     ("empty file", upload(b""), "audio", "audio is empty"),
     ("not audio", upload(TEXT), "audio", "not a supported audio file"),
     ("wav declared as mp3", upload(format="mp3"), "format", "format declares mp3 but the bytes of audio are wav"),
@@ -161,8 +192,9 @@ REFUSED_FORM = [
 ]
 
 
-@pytest.mark.parametrize("fields,field,message", [case[1:] for case in REFUSED_FORM],
-                         ids=[case[0] for case in REFUSED_FORM])
+@pytest.mark.parametrize(
+    "fields,field,message", [case[1:] for case in REFUSED_FORM], ids=[case[0] for case in REFUSED_FORM]
+)
 def test_refused_multipart(api, alice, upstream, fields, field, message):
     response = api.post(URL, headers=alice, data=fields, content_type="multipart/form-data")
     error = assert_error(response, 400, "invalid_request_error", message)
@@ -170,13 +202,19 @@ def test_refused_multipart(api, alice, upstream, fields, field, message):
     assert upstream.hits(CHAT) == 0
 
 
-@pytest.mark.parametrize("body,content_type,message", [
-    (b"audio=x", "application/x-www-form-urlencoded", "or as multipart/form-data"),
-    (b"RIFF", "audio/wav", "or as multipart/form-data"),
-    (b"{", "application/json", "not valid JSON"),
-    (b"--b\r\nContent-Disposition: form-data; name=\"audio\"; filename=\"a.wav\"\r\n\r\nRIFF",
-     "multipart/form-data; boundary=b", "multipart/form-data body is malformed"),
-])
+@pytest.mark.parametrize(
+    "body,content_type,message",
+    [
+        (b"audio=x", "application/x-www-form-urlencoded", "or as multipart/form-data"),
+        (b"RIFF", "audio/wav", "or as multipart/form-data"),
+        (b"{", "application/json", "not valid JSON"),
+        (
+            b'--b\r\nContent-Disposition: form-data; name="audio"; filename="a.wav"\r\n\r\nRIFF',
+            "multipart/form-data; boundary=b",
+            "multipart/form-data body is malformed",
+        ),
+    ],
+)
 def test_unreadable_bodies(api, alice, upstream, body, content_type, message):
     response = api.post(URL, headers=alice, data=body, content_type=content_type)
     assert_error(response, 400, "invalid_request_error", message)
@@ -202,8 +240,12 @@ def test_audio_size_limit_json(upstream):
     app = media_app(upstream, MAX_AUDIO_BYTES=LIMIT)
     api, alice = app.test_client(), bearer(app)
     assert api.post(URL, headers=alice, json=clip(wav_of(LIMIT))).status_code == 200
-    error = assert_error(api.post(URL, headers=alice, json=clip(wav_of(LIMIT + 1))), 413, "request_too_large",
-                         f"the limit is {LIMIT} bytes")
+    error = assert_error(
+        api.post(URL, headers=alice, json=clip(wav_of(LIMIT + 1))),
+        413,
+        "request_too_large",
+        f"the limit is {LIMIT} bytes",
+    )
     assert list(error["details"]) == ["audio.data"]
     assert upstream.hits(CHAT) == 1
 
@@ -245,6 +287,7 @@ def test_default_limits_let_a_large_clip_through(upstream):
 
 
 # --- streams, quotas, documentation ---------------------------------------------------------------------
+
 
 def test_stream_json_and_multipart(api, alice, upstream):
     with api.post(URL, headers=alice, json=clip(stream=True, prompt="Say hi")) as response:

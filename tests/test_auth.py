@@ -41,8 +41,7 @@ def forged_hs256(payload, key):
     def b64(data):
         return base64.urlsafe_b64encode(data).rstrip(b"=")
 
-    signing_input = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()) + b"." + b64(
-        json.dumps(payload).encode())
+    signing_input = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()) + b"." + b64(json.dumps(payload).encode())
     signature = hmac.new(key.encode(), signing_input, hashlib.sha256).digest()
     return (signing_input + b"." + b64(signature)).decode()
 
@@ -54,27 +53,33 @@ def test_plain_standard_token_from_another_issuer_is_accepted(client):
     assert response.get_json() == {"ok": True}
 
 
-@pytest.mark.parametrize("headers, message", [
-    ({}, "Missing or malformed Authorization header"),
-    ({"Authorization": "Token abc"}, "Missing or malformed Authorization header"),
-    ({"Authorization": "Bearer"}, "Missing or malformed Authorization header"),
-    ({"Authorization": "Bearer not.a.jwt"}, "Token is malformed"),
-    ({"Authorization": "Bearer abc"}, "Token is malformed"),
-])
+@pytest.mark.parametrize(
+    "headers, message",
+    [
+        ({}, "Missing or malformed Authorization header"),
+        ({"Authorization": "Token abc"}, "Missing or malformed Authorization header"),
+        ({"Authorization": "Bearer"}, "Missing or malformed Authorization header"),
+        ({"Authorization": "Bearer not.a.jwt"}, "Token is malformed"),
+        ({"Authorization": "Bearer abc"}, "Token is malformed"),
+    ],
+)
 def test_missing_or_malformed_header(client, headers, message):
     assert_error(client.post(URL, headers=headers), 401, "authentication_error", message)
 
 
-@pytest.mark.parametrize("token, message", [
-    (hs(claims(exp=int(time.time()) - 120)), "Token has expired"),
-    (hs(claims(nbf=int(time.time()) + 600)), "Token is not yet valid"),
-    (hs(claims(), key="another-secret-that-is-long-enough-000000"), "Token signature is invalid"),
-    (hs(claims(), alg="HS512"), "Token algorithm is not accepted"),
-    (pyjwt.encode(claims(), None, algorithm="none"), "Token algorithm is not accepted"),
-    (hs(claims(exp=None)), "Token has no 'exp' claim"),
-    (hs(claims(sub=None)), "Token has no 'sub' claim"),
-    (hs(claims(sub=42)), "Token 'sub' claim must be a string"),
-])
+@pytest.mark.parametrize(
+    "token, message",
+    [
+        (hs(claims(exp=int(time.time()) - 120)), "Token has expired"),
+        (hs(claims(nbf=int(time.time()) + 600)), "Token is not yet valid"),
+        (hs(claims(), key="another-secret-that-is-long-enough-000000"), "Token signature is invalid"),
+        (hs(claims(), alg="HS512"), "Token algorithm is not accepted"),
+        (pyjwt.encode(claims(), None, algorithm="none"), "Token algorithm is not accepted"),
+        (hs(claims(exp=None)), "Token has no 'exp' claim"),
+        (hs(claims(sub=None)), "Token has no 'sub' claim"),
+        (hs(claims(sub=42)), "Token 'sub' claim must be a string"),
+    ],
+)
 def test_bad_tokens(client, token, message):
     assert_error(call(client, token), 401, "authentication_error", message)
 
@@ -97,16 +102,21 @@ def _pem_pair(private_key):
     private = private_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
-    public = private_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    public = (
+        private_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     return private, public
 
 
-@pytest.mark.parametrize("make_key, alg", [
-    (lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048), "RS256"),
-    (lambda: ec.generate_private_key(ec.SECP256R1()), "ES256"),
-])
+@pytest.mark.parametrize(
+    "make_key, alg",
+    [
+        (lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048), "RS256"),
+        (lambda: ec.generate_private_key(ec.SECP256R1()), "ES256"),
+    ],
+)
 def test_public_key_setup_picks_algorithm_from_key(make_key, alg):
     private, public = _pem_pair(make_key())
     app = make_app(JWT_SECRET_KEY=None, JWT_PUBLIC_KEY=public)

@@ -15,14 +15,29 @@ from services.catalogue import (
 )
 
 MODEL_FIELDS = {
-    "id", "canonical_slug", "hugging_face_id", "name", "created", "description", "context_length",
-    "architecture", "pricing", "top_provider", "per_request_limits", "supported_parameters",
-    "default_parameters", "expiration_date",
+    "id",
+    "canonical_slug",
+    "hugging_face_id",
+    "name",
+    "created",
+    "description",
+    "context_length",
+    "architecture",
+    "pricing",
+    "top_provider",
+    "per_request_limits",
+    "supported_parameters",
+    "default_parameters",
+    "expiration_date",
 }
 PREMIUM_ORDER = list(PREMIUM_TIERS)
 FLAGSHIP = ["anthropic/claude-opus-4.5", "openai/gpt-5.2-pro", "openai/o1-pro"]
-PREMIUM_AUDIO = ["google/gemini-2.5-pro", "google/gemini-2.5-flash", "google/gemini-3-flash-preview",
-                 "openai/gpt-4o-audio-preview"]
+PREMIUM_AUDIO = [
+    "google/gemini-2.5-pro",
+    "google/gemini-2.5-flash",
+    "google/gemini-3-flash-preview",
+    "openai/gpt-4o-audio-preview",
+]
 
 
 def live_model(model_id, inputs, params=("max_tokens",), context=131_072, name=None):
@@ -31,20 +46,39 @@ def live_model(model_id, inputs, params=("max_tokens",), context=131_072, name=N
         "id": model_id,
         "name": name or model_id,
         "context_length": context,
-        "architecture": {"modality": "+".join(inputs) + "->text", "input_modalities": list(inputs),
-                         "output_modalities": ["text"], "tokenizer": "Other", "instruct_type": None},
+        "architecture": {
+            "modality": "+".join(inputs) + "->text",
+            "input_modalities": list(inputs),
+            "output_modalities": ["text"],
+            "tokenizer": "Other",
+            "instruct_type": None,
+        },
         "pricing": {"prompt": "0", "completion": "0"},
         "supported_parameters": list(params),
     }
 
 
-LLAMA = live_model("meta-llama/llama-3.3-70b-instruct:free", ["text"], ["tools", "max_tokens"],
-                   name="Meta: Llama 3.3 70B Instruct (free)")
+LLAMA = live_model(
+    "meta-llama/llama-3.3-70b-instruct:free",
+    ["text"],
+    ["tools", "max_tokens"],
+    name="Meta: Llama 3.3 70B Instruct (free)",
+)
 AUTO = live_model("openrouter/auto", ["text", "image"], ["tools"], context=2_000_000, name="Auto Router")
-VOXTRAL = live_model("mistralai/voxtral-small-24b-2507", ["text", "audio"], ["tools"], context=32_000,
-                     name="Mistral: Voxtral Small 24B 2507")
-SONNET_LATEST = live_model("~anthropic/claude-sonnet-latest", ["text", "image", "file"], ["tools"],
-                           context=1_000_000, name="Anthropic: Claude Sonnet Latest")
+VOXTRAL = live_model(
+    "mistralai/voxtral-small-24b-2507",
+    ["text", "audio"],
+    ["tools"],
+    context=32_000,
+    name="Mistral: Voxtral Small 24B 2507",
+)
+SONNET_LATEST = live_model(
+    "~anthropic/claude-sonnet-latest",
+    ["text", "image", "file"],
+    ["tools"],
+    context=1_000_000,
+    name="Anthropic: Claude Sonnet Latest",
+)
 GPT4O_NITRO = live_model("openai/gpt-4o:nitro", ["text", "image"], ["tools"], context=128_000)
 EXTRAS_IN_ORDER = [LLAMA, AUTO, VOXTRAL, SONNET_LATEST, GPT4O_NITRO]
 
@@ -112,13 +146,19 @@ def builtin_by_id(model_id):
 
 # --- built-in data ---------------------------------------------------------------------------------------
 
+
 def test_builtins_are_the_premium_models_with_exactly_openrouters_fields():
     assert ids(BUILTIN_MODELS) == PREMIUM_ORDER
     assert set(STRENGTHS) == set(PREMIUM_TIERS)
     for model in BUILTIN_MODELS:
         assert set(model) == MODEL_FIELDS
-        assert set(model["architecture"]) == {"modality", "input_modalities", "output_modalities",
-                                              "tokenizer", "instruct_type"}
+        assert set(model["architecture"]) == {
+            "modality",
+            "input_modalities",
+            "output_modalities",
+            "tokenizer",
+            "instruct_type",
+        }
         assert set(model["top_provider"]) == {"context_length", "max_completion_tokens", "is_moderated"}
         assert all(isinstance(price, str) and float(price) > 0 for price in model["pricing"].values())
         assert model["top_provider"]["context_length"] == model["context_length"]
@@ -136,13 +176,19 @@ def test_builtins_follow_openrouter_where_the_guide_disagrees():
 
 # --- enrich ----------------------------------------------------------------------------------------------
 
+
 def test_enrich_returns_a_new_dict_with_tier_premium_and_capabilities():
     model = builtin_by_id("anthropic/claude-opus-4.5")
     enriched = enrich(model)
     assert "tier" not in model and enriched is not model
     assert enriched["tier"] == "flagship" and enriched["premium"] is True
-    assert enriched["capabilities"] == {"vision": True, "audio": False, "functions": True,
-                                        "streaming": True, "max_context": 200_000}
+    assert enriched["capabilities"] == {
+        "vision": True,
+        "audio": False,
+        "functions": True,
+        "streaming": True,
+        "max_context": 200_000,
+    }
     assert {k: v for k, v in enriched.items() if k in MODEL_FIELDS} == model
 
 
@@ -152,22 +198,21 @@ def test_enrich_prefers_openrouters_live_fields():
     model["supported_parameters"] = []
     model["context_length"] = 64_000
     caps = enrich(model)["capabilities"]
-    assert caps == {"vision": True, "audio": True, "functions": False, "streaming": True,
-                    "max_context": 64_000}
+    assert caps == {"vision": True, "audio": True, "functions": False, "streaming": True, "max_context": 64_000}
 
 
 def test_enrich_falls_back_to_the_builtin_entry_for_missing_fields():
     model = {"id": "google/gemini-2.5-pro", "name": "Gemini", "architecture": "garbage"}
     caps = enrich(model)["capabilities"]
-    assert caps == {"vision": True, "audio": True, "functions": True, "streaming": True,
-                    "max_context": 1_048_576}
+    assert caps == {"vision": True, "audio": True, "functions": True, "streaming": True, "max_context": 1_048_576}
 
 
 def test_enrich_unknown_model_without_fields_has_no_capabilities():
     assert enrich({"id": "acme/mystery"}) == {
-        "id": "acme/mystery", "tier": None, "premium": False,
-        "capabilities": {"vision": False, "audio": False, "functions": False, "streaming": True,
-                         "max_context": 0},
+        "id": "acme/mystery",
+        "tier": None,
+        "premium": False,
+        "capabilities": {"vision": False, "audio": False, "functions": False, "streaming": True, "max_context": 0},
     }
 
 
@@ -177,14 +222,16 @@ def test_enrich_no_streaming_for_a_model_without_text_output():
     assert enrich(model)["capabilities"]["streaming"] is False
 
 
-@pytest.mark.parametrize("model_id", ["openai/gpt-4o:nitro", "~anthropic/claude-sonnet-latest",
-                                      "openai/gpt-4o-2024-05-13", "OPENAI/GPT-4O"])
+@pytest.mark.parametrize(
+    "model_id", ["openai/gpt-4o:nitro", "~anthropic/claude-sonnet-latest", "openai/gpt-4o-2024-05-13", "OPENAI/GPT-4O"]
+)
 def test_only_exact_ids_are_premium(model_id):
     enriched = enrich({"id": model_id})
     assert (enriched["tier"], enriched["premium"]) == (None, False)
 
 
 # --- the list --------------------------------------------------------------------------------------------
+
 
 def test_models_lists_premium_by_tier_then_the_rest_in_openrouters_order(catalogue):
     assert ids(catalogue.models()) == PREMIUM_ORDER + ids(EXTRAS_IN_ORDER)
@@ -217,22 +264,26 @@ def test_a_payload_without_usable_models_is_a_failure(clock, payload):
 
 # --- filter ----------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("criteria", "expected"), [
-    ({}, PREMIUM_ORDER + ids(EXTRAS_IN_ORDER)),
-    ({"tier": "flagship"}, FLAGSHIP),
-    ({"tier": "fast"}, ["google/gemini-2.5-flash", "google/gemini-3-flash-preview"]),
-    ({"capabilities": ["audio"]}, PREMIUM_AUDIO + [VOXTRAL["id"]]),
-    ({"capabilities": ["vision", "audio"], "premium": False}, []),
-    ({"capabilities": ["audio", "functions"], "premium": False}, [VOXTRAL["id"]]),
-    ({"capabilities": ["vision"], "tier": "flagship"}, FLAGSHIP),
-    ({"capabilities": ["functions"], "tier": "flagship"}, FLAGSHIP[:2]),
-    ({"q": "GPT-4O"}, ["openai/gpt-4o", "openai/gpt-4o-audio-preview", GPT4O_NITRO["id"]]),
-    ({"q": "auto router"}, [AUTO["id"]]),
-    ({"q": "claude", "premium": False}, [SONNET_LATEST["id"]]),
-    ({"premium": True}, PREMIUM_ORDER),
-    ({"premium": False}, ids(EXTRAS_IN_ORDER)),
-    ({"q": "no such model"}, []),
-])
+
+@pytest.mark.parametrize(
+    ("criteria", "expected"),
+    [
+        ({}, PREMIUM_ORDER + ids(EXTRAS_IN_ORDER)),
+        ({"tier": "flagship"}, FLAGSHIP),
+        ({"tier": "fast"}, ["google/gemini-2.5-flash", "google/gemini-3-flash-preview"]),
+        ({"capabilities": ["audio"]}, PREMIUM_AUDIO + [VOXTRAL["id"]]),
+        ({"capabilities": ["vision", "audio"], "premium": False}, []),
+        ({"capabilities": ["audio", "functions"], "premium": False}, [VOXTRAL["id"]]),
+        ({"capabilities": ["vision"], "tier": "flagship"}, FLAGSHIP),
+        ({"capabilities": ["functions"], "tier": "flagship"}, FLAGSHIP[:2]),
+        ({"q": "GPT-4O"}, ["openai/gpt-4o", "openai/gpt-4o-audio-preview", GPT4O_NITRO["id"]]),
+        ({"q": "auto router"}, [AUTO["id"]]),
+        ({"q": "claude", "premium": False}, [SONNET_LATEST["id"]]),
+        ({"premium": True}, PREMIUM_ORDER),
+        ({"premium": False}, ids(EXTRAS_IN_ORDER)),
+        ({"q": "no such model"}, []),
+    ],
+)
 def test_filter(catalogue, criteria, expected):
     assert ids(catalogue.filter(catalogue.models(), **criteria)) == expected
 
@@ -244,18 +295,31 @@ def test_filter_rejects_an_unknown_capability(catalogue):
 
 # --- get, supports, capable_models -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("model_id", [
-    "anthropic/claude-sonnet-4.5", "meta-llama/llama-3.3-70b-instruct:free",
-    "~anthropic/claude-sonnet-latest", "openrouter/auto", "openai/gpt-4o:nitro",
-])
+
+@pytest.mark.parametrize(
+    "model_id",
+    [
+        "anthropic/claude-sonnet-4.5",
+        "meta-llama/llama-3.3-70b-instruct:free",
+        "~anthropic/claude-sonnet-latest",
+        "openrouter/auto",
+        "openai/gpt-4o:nitro",
+    ],
+)
 def test_get_matches_exact_ids(catalogue, model_id):
     assert catalogue.get(model_id)["id"] == model_id
 
 
-@pytest.mark.parametrize("model_id", [
-    "anthropic/claude-sonnet-4-5", "claude-sonnet-4.5", "openai/gpt-4o:free",
-    "anthropic/claude-sonnet-latest", "",
-])
+@pytest.mark.parametrize(
+    "model_id",
+    [
+        "anthropic/claude-sonnet-4-5",
+        "claude-sonnet-4.5",
+        "openai/gpt-4o:free",
+        "anthropic/claude-sonnet-latest",
+        "",
+    ],
+)
 def test_get_unknown_is_none(catalogue, model_id):
     assert catalogue.get(model_id) is None
 
@@ -303,13 +367,16 @@ def test_recommend_curated_order_then_capable_others(catalogue, use_case):
     assert all(m["capabilities"] and "tier" in m for m in models)
 
 
-@pytest.mark.parametrize(("use_case", "rule"), [
-    ("vision", lambda caps: caps["vision"]),
-    ("audio", lambda caps: caps["audio"]),
-    ("long-context", lambda caps: caps["max_context"] >= 1_000_000),
-    ("function-calling", lambda caps: caps["functions"]),
-    ("coding", lambda caps: caps["functions"]),
-])
+@pytest.mark.parametrize(
+    ("use_case", "rule"),
+    [
+        ("vision", lambda caps: caps["vision"]),
+        ("audio", lambda caps: caps["audio"]),
+        ("long-context", lambda caps: caps["max_context"] >= 1_000_000),
+        ("function-calling", lambda caps: caps["functions"]),
+        ("coding", lambda caps: caps["functions"]),
+    ],
+)
 def test_recommend_keeps_only_capable_models(catalogue, use_case, rule):
     assert all(rule(m["capabilities"]) for m in catalogue.recommend(use_case))
 
@@ -340,13 +407,25 @@ def test_recommend_unknown_use_case_is_a_key_error(catalogue):
 
 
 def test_use_cases_include_what_the_api_promises():
-    promised = {"general", "reasoning", "coding", "writing", "math", "analysis", "vision", "audio",
-                "long-context", "fast", "function-calling"}
+    promised = {
+        "general",
+        "reasoning",
+        "coding",
+        "writing",
+        "math",
+        "analysis",
+        "vision",
+        "audio",
+        "long-context",
+        "fast",
+        "function-calling",
+    }
     assert set(USE_CASES) == promised
     assert all(model_id in PREMIUM_TIERS for case in USE_CASES.values() for model_id, _ in case.picks)
 
 
 # --- the cache -------------------------------------------------------------------------------------------
+
 
 def test_one_fetch_for_many_calls_inside_the_ttl(catalogue, fetch, clock):
     for _ in range(5):

@@ -49,8 +49,12 @@ def test_defaults_and_hashed_user_go_upstream(gateway, upstream):
 
 
 def test_upstream_headers(upstream):
-    app = make_app(OPENROUTER_BASE_URL=upstream.url, OPENROUTER_API_KEY=MOCK_KEY,
-                   OPENROUTER_SITE_URL="https://apps.example", OPENROUTER_SITE_NAME="Internal Apps")
+    app = make_app(
+        OPENROUTER_BASE_URL=upstream.url,
+        OPENROUTER_API_KEY=MOCK_KEY,
+        OPENROUTER_SITE_URL="https://apps.example",
+        OPENROUTER_SITE_NAME="Internal Apps",
+    )
     post(app, user())
     headers = upstream.last("/chat/completions").headers
     assert headers["Authorization"] == f"Bearer {MOCK_KEY}"
@@ -60,8 +64,13 @@ def test_upstream_headers(upstream):
 
 
 def test_max_tokens_cap_and_fallback_models(upstream):
-    app = make_app(OPENROUTER_BASE_URL=upstream.url, OPENROUTER_API_KEY=MOCK_KEY, MAX_TOKENS_LIMIT=1000,
-                   DEFAULT_MAX_TOKENS=4096, OPENROUTER_FALLBACK_MODELS=["openai/gpt-5.2", "google/gemini-2.5-pro"])
+    app = make_app(
+        OPENROUTER_BASE_URL=upstream.url,
+        OPENROUTER_API_KEY=MOCK_KEY,
+        MAX_TOKENS_LIMIT=1000,
+        DEFAULT_MAX_TOKENS=4096,
+        OPENROUTER_FALLBACK_MODELS=["openai/gpt-5.2", "google/gemini-2.5-pro"],
+    )
     post(app, user())
     assert sent(upstream)["max_tokens"] == 1000
     assert sent(upstream)["models"] == ["openai/gpt-5.2", "google/gemini-2.5-pro"]
@@ -76,19 +85,32 @@ def test_objects_the_gateway_does_not_interpret_pass_through(gateway, upstream):
     body = {
         "model": "openai/gpt-4o",
         "messages": [
-            {"role": "system",
-             "content": [{"type": "text", "text": "be brief", "cache_control": {"type": "ephemeral"}}]},
+            {
+                "role": "system",
+                "content": [{"type": "text", "text": "be brief", "cache_control": {"type": "ephemeral"}}],
+            },
             {"role": "user", "content": "hi"},
-            {"role": "assistant", "content": "hello", "refusal": None, "reasoning": "thought",
-             "reasoning_details": [{"type": "reasoning.text", "text": "t", "format": "unknown", "index": 0}],
-             "annotations": []},
+            {
+                "role": "assistant",
+                "content": "hello",
+                "refusal": None,
+                "reasoning": "thought",
+                "reasoning_details": [{"type": "reasoning.text", "text": "t", "format": "unknown", "index": 0}],
+                "annotations": [],
+            },
             {"role": "user", "content": [{"type": "text", "text": "again"}], "name": "ann"},
         ],
         "provider": {"order": ["openai"], "allow_fallbacks": False},
         "reasoning": {"effort": "low"},
         "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}},
-        "usage": {"include": True}, "transforms": ["middle-out"], "stream_options": {"include_usage": True},
-        "temperature": 0.5, "top_k": 3, "stop": ["END"], "seed": 7, "logit_bias": {"42": -100},
+        "usage": {"include": True},
+        "transforms": ["middle-out"],
+        "stream_options": {"include_usage": True},
+        "temperature": 0.5,
+        "top_k": 3,
+        "stop": ["END"],
+        "seed": 7,
+        "logit_bias": {"42": -100},
     }
     assert post(gateway, body).status_code == 200
     forwarded = sent(upstream)
@@ -100,8 +122,11 @@ def test_objects_the_gateway_does_not_interpret_pass_through(gateway, upstream):
 def test_assistant_tool_calls_with_null_content_are_accepted(gateway, upstream):
     messages = [
         {"role": "user", "content": "weather?"},
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "call_1", "type": "function", "function": {"name": "w", "arguments": "{}"}}]},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "w", "arguments": "{}"}}],
+        },
         {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
     ]
     tools = [{"type": "function", "function": {"name": "w", "parameters": {"type": "object"}}}]
@@ -110,44 +135,55 @@ def test_assistant_tool_calls_with_null_content_are_accepted(gateway, upstream):
     assert response.get_json()["choices"][0]["message"]["content"] == "Tool results: sunny"
 
 
-@pytest.mark.parametrize("model", [
-    "meta-llama/llama-3.3-70b-instruct:free", "~anthropic/claude-sonnet-latest", "openrouter/auto", "openai/gpt-5.2",
-])
+@pytest.mark.parametrize(
+    "model",
+    [
+        "meta-llama/llama-3.3-70b-instruct:free",
+        "~anthropic/claude-sonnet-latest",
+        "openrouter/auto",
+        "openai/gpt-5.2",
+    ],
+)
 def test_model_id_forms(gateway, upstream, model):
     assert post(gateway, user(model=model)).status_code == 200
     assert sent(upstream)["model"] == model
 
 
-@pytest.mark.parametrize("body, path", [
-    ({}, "messages"),
-    ({"messages": []}, "messages"),
-    ({"messages": "hi"}, "messages"),
-    (user(foo=1), "foo"),
-    (user(model="claude"), "model"),
-    (user(model="a/b c"), "model"),
-    (user(models=["a/b", "c/d", "e/f", "g/h"]), "models"),
-    (user(temperature=2.5), "temperature"),
-    (user(temperature="1"), "temperature"),
-    (user(top_p=1.1), "top_p"),
-    (user(top_k=-1), "top_k"),
-    (user(frequency_penalty=-3), "frequency_penalty"),
-    (user(presence_penalty=2.1), "presence_penalty"),
-    (user(repetition_penalty=3), "repetition_penalty"),
-    (user(max_tokens=0), "max_tokens"),
-    (user(max_completion_tokens=1.5), "max_completion_tokens"),
-    (user(stop=["a", "b", "c", "d", "e"]), "stop"),
-    (user(top_logprobs=21), "top_logprobs"),
-    (user(stream="yes"), "stream"),
-    (user(tool_choice="sometimes"), "tool_choice"),
-    ({"messages": [{"role": "robot", "content": "x"}]}, "messages.0.role"),
-    ({"messages": [{"role": "user"}]}, "messages.0.content"),
-    ({"messages": [{"role": "user", "content": 5}]}, "messages.0.content"),
-    ({"messages": [{"role": "user", "content": ["x"]}]}, "messages.0.content.0"),
-    ({"messages": [{"role": "tool", "content": "x"}]}, "messages.0.tool_call_id"),
-    ({"messages": [{"role": "assistant", "content": None}]}, "messages.0.content"),
-    ({"messages": [{"role": "assistant", "content": None, "tool_calls": [{"id": "c"}]}]},
-     "messages.0.tool_calls.0.function"),
-])
+@pytest.mark.parametrize(
+    "body, path",
+    [
+        ({}, "messages"),
+        ({"messages": []}, "messages"),
+        ({"messages": "hi"}, "messages"),
+        (user(foo=1), "foo"),
+        (user(model="claude"), "model"),
+        (user(model="a/b c"), "model"),
+        (user(models=["a/b", "c/d", "e/f", "g/h"]), "models"),
+        (user(temperature=2.5), "temperature"),
+        (user(temperature="1"), "temperature"),
+        (user(top_p=1.1), "top_p"),
+        (user(top_k=-1), "top_k"),
+        (user(frequency_penalty=-3), "frequency_penalty"),
+        (user(presence_penalty=2.1), "presence_penalty"),
+        (user(repetition_penalty=3), "repetition_penalty"),
+        (user(max_tokens=0), "max_tokens"),
+        (user(max_completion_tokens=1.5), "max_completion_tokens"),
+        (user(stop=["a", "b", "c", "d", "e"]), "stop"),
+        (user(top_logprobs=21), "top_logprobs"),
+        (user(stream="yes"), "stream"),
+        (user(tool_choice="sometimes"), "tool_choice"),
+        ({"messages": [{"role": "robot", "content": "x"}]}, "messages.0.role"),
+        ({"messages": [{"role": "user"}]}, "messages.0.content"),
+        ({"messages": [{"role": "user", "content": 5}]}, "messages.0.content"),
+        ({"messages": [{"role": "user", "content": ["x"]}]}, "messages.0.content.0"),
+        ({"messages": [{"role": "tool", "content": "x"}]}, "messages.0.tool_call_id"),
+        ({"messages": [{"role": "assistant", "content": None}]}, "messages.0.content"),
+        (
+            {"messages": [{"role": "assistant", "content": None, "tool_calls": [{"id": "c"}]}]},
+            "messages.0.tool_calls.0.function",
+        ),
+    ],
+)
 def test_invalid_requests_never_reach_openrouter(gateway, upstream, body, path):
     error = assert_error(post(gateway, body), 400, "invalid_request_error")
     assert path in error["details"], error
@@ -156,8 +192,7 @@ def test_invalid_requests_never_reach_openrouter(gateway, upstream, body, path):
 
 
 def test_allowed_models_enforced(upstream):
-    app = make_app(OPENROUTER_BASE_URL=upstream.url, OPENROUTER_API_KEY=MOCK_KEY,
-                   ALLOWED_MODELS=["openai/gpt-4o"])
+    app = make_app(OPENROUTER_BASE_URL=upstream.url, OPENROUTER_API_KEY=MOCK_KEY, ALLOWED_MODELS=["openai/gpt-4o"])
     assert post(app, user(model="openai/gpt-4o")).status_code == 200
     error = assert_error(post(app, user(model="openai/o1-pro")), 403, "permission_error", "openai/o1-pro")
     assert error["details"] == {"model": ["Must be one of: openai/gpt-4o."]}
@@ -168,25 +203,28 @@ def test_allowed_models_enforced(upstream):
 NO_RETRY = "false"
 
 
-@pytest.mark.parametrize("fault, status, error_type, should_retry, text", [
-    ("400", 400, "invalid_request_error", None, "mock fault 400"),
-    ("400-provider", 400, "invalid_request_error", None, "Provider returned error: "),
-    ("401", 502, "upstream_error", NO_RETRY, "rejected the gateway's API key"),
-    ("402", 502, "upstream_error", NO_RETRY, "credits"),
-    ("403-key", 502, "upstream_error", NO_RETRY, "Key limit exceeded"),
-    ("404", 400, "invalid_request_error", None, "No endpoints found"),
-    ("408", 504, "upstream_timeout", NO_RETRY, "timed out"),
-    ("413", 413, "request_too_large", None, "cannot exceed"),
-    ("422", 400, "invalid_request_error", None, None),
-    ("500", 502, "upstream_error", NO_RETRY, "(500)"),
-    ("502", 502, "upstream_error", NO_RETRY, "Provider returned error: "),
-    ("503", 502, "upstream_error", NO_RETRY, "(503)"),
-    ("524", 504, "upstream_timeout", NO_RETRY, "(524)"),
-    ("529", 502, "upstream_error", NO_RETRY, "(529)"),
-    ("invalid-json", 502, "upstream_error", NO_RETRY, "not JSON"),
-    ("error-200", 502, "upstream_error", NO_RETRY, "returned an error"),
-    ("drop", 502, "upstream_error", NO_RETRY, "broke"),
-])
+@pytest.mark.parametrize(
+    "fault, status, error_type, should_retry, text",
+    [
+        ("400", 400, "invalid_request_error", None, "mock fault 400"),
+        ("400-provider", 400, "invalid_request_error", None, "Provider returned error: "),
+        ("401", 502, "upstream_error", NO_RETRY, "rejected the gateway's API key"),
+        ("402", 502, "upstream_error", NO_RETRY, "credits"),
+        ("403-key", 502, "upstream_error", NO_RETRY, "Key limit exceeded"),
+        ("404", 400, "invalid_request_error", None, "No endpoints found"),
+        ("408", 504, "upstream_timeout", NO_RETRY, "timed out"),
+        ("413", 413, "request_too_large", None, "cannot exceed"),
+        ("422", 400, "invalid_request_error", None, None),
+        ("500", 502, "upstream_error", NO_RETRY, "(500)"),
+        ("502", 502, "upstream_error", NO_RETRY, "Provider returned error: "),
+        ("503", 502, "upstream_error", NO_RETRY, "(503)"),
+        ("524", 504, "upstream_timeout", NO_RETRY, "(524)"),
+        ("529", 502, "upstream_error", NO_RETRY, "(529)"),
+        ("invalid-json", 502, "upstream_error", NO_RETRY, "not JSON"),
+        ("error-200", 502, "upstream_error", NO_RETRY, "returned an error"),
+        ("drop", 502, "upstream_error", NO_RETRY, "broke"),
+    ],
+)
 def test_error_mapping(gateway, upstream, fault, status, error_type, should_retry, text):
     response = post(gateway, user(f"x [[fault:{fault}]]"))
     error = assert_error(response, status, error_type, text)

@@ -52,8 +52,12 @@ def test_relay_is_intact(gateway, upstream, url, extra):
 
 
 def test_stream_flag_draws_on_the_streaming_bucket_only(upstream):
-    app = make_app(OPENROUTER_BASE_URL=upstream.url, OPENROUTER_API_KEY=MOCK_KEY,
-                   RATELIMIT_STREAMING="2/minute", RATELIMIT_CHAT="5/minute")
+    app = make_app(
+        OPENROUTER_BASE_URL=upstream.url,
+        OPENROUTER_API_KEY=MOCK_KEY,
+        RATELIMIT_STREAMING="2/minute",
+        RATELIMIT_CHAT="5/minute",
+    )
     for url, extra in ((STREAM, {}), (CHAT, {"stream": True})):
         assert stream(app, url, "x", **extra)[0].status_code == 200
     response, _ = stream(app, CHAT, "x", stream=True)
@@ -67,10 +71,13 @@ def test_error_before_first_byte_is_plain_json(gateway):
     assert response.headers["Retry-After"] == "7"
 
 
-@pytest.mark.parametrize("fault, code, error_type", [
-    ("stream-error", 502, "upstream_error"),
-    ("stream-drop", 502, "upstream_error"),
-])
+@pytest.mark.parametrize(
+    "fault, code, error_type",
+    [
+        ("stream-error", 502, "upstream_error"),
+        ("stream-drop", 502, "upstream_error"),
+    ],
+)
 def test_failure_after_first_byte_is_an_error_event_then_done(gateway, fault, code, error_type):
     response, raw = stream(gateway, STREAM, f"x [[fault:{fault}]]")
     assert response.status_code == 200

@@ -19,8 +19,13 @@ def test_defaults_match_api_md():
     assert (cfg.DEFAULT_MAX_TOKENS, cfg.MAX_TOKENS_LIMIT, cfg.ALLOWED_MODELS) == (4096, None, [])
     assert cfg.RATELIMIT_STORAGE_URI == "memory://"
     assert (cfg.RATELIMIT_ENABLED, cfg.RATELIMIT_FAIL_OPEN) == (True, False)
-    assert [cfg.RATELIMIT_CHAT, cfg.RATELIMIT_STREAMING, cfg.RATELIMIT_VISION, cfg.RATELIMIT_AUDIO,
-            cfg.RATELIMIT_FUNCTION_CALLING] == ["30/minute", "20/minute", "15/minute", "10/minute", "20/minute"]
+    assert [
+        cfg.RATELIMIT_CHAT,
+        cfg.RATELIMIT_STREAMING,
+        cfg.RATELIMIT_VISION,
+        cfg.RATELIMIT_AUDIO,
+        cfg.RATELIMIT_FUNCTION_CALLING,
+    ] == ["30/minute", "20/minute", "15/minute", "10/minute", "20/minute"]
     assert cfg.MAX_CONCURRENT_PER_USER == 8
     assert (cfg.MAX_CONTENT_LENGTH, cfg.MAX_IMAGE_BYTES, cfg.MAX_AUDIO_BYTES) == (40 << 20, 20 << 20, 15 << 20)
     assert (cfg.MODELS_CACHE_TTL, cfg.TOOL_SESSION_TTL, cfg.JWT_LEEWAY, cfg.TRUSTED_PROXIES) == (300, 900, 30, 1)
@@ -28,11 +33,17 @@ def test_defaults_match_api_md():
 
 
 def test_environment_values_are_parsed():
-    cfg = Config(environ={
-        "OPENROUTER_FALLBACK_MODELS": "a/b, c/d ,", "ALLOWED_MODELS": "a/b", "MAX_TOKENS_LIMIT": "1000",
-        "REDIS_URL": "redis://h:1/0", "RATELIMIT_ENABLED": "false", "OPENROUTER_BASE_URL": "http://x/api/v1/",
-        "USER_DAILY_BUDGET_USD": "2.5",
-    })
+    cfg = Config(
+        environ={
+            "OPENROUTER_FALLBACK_MODELS": "a/b, c/d ,",
+            "ALLOWED_MODELS": "a/b",
+            "MAX_TOKENS_LIMIT": "1000",
+            "REDIS_URL": "redis://h:1/0",
+            "RATELIMIT_ENABLED": "false",
+            "OPENROUTER_BASE_URL": "http://x/api/v1/",
+            "USER_DAILY_BUDGET_USD": "2.5",
+        }
+    )
     assert cfg.OPENROUTER_FALLBACK_MODELS == ["a/b", "c/d"]
     assert cfg.ALLOWED_MODELS == ["a/b"]
     assert cfg.MAX_TOKENS_LIMIT == 1000

@@ -9,15 +9,18 @@ from tests.conftest import assert_error, make_app
 ECHO = "/api/v2/openrouter/_test/echo"
 
 
-@pytest.mark.parametrize("data, content_type, message", [
-    ("{not json", "application/json", "Request body is not valid JSON"),
-    ("", "application/json", "Request body is not valid JSON"),
-    ("[1, 2]", "application/json", "Request body must be a JSON object"),
-    ('"text"', "application/json", "Request body must be a JSON object"),
-    ('{"name": "x"}', "text/plain", "Content-Type: application/json"),
-    ("name=x", "application/x-www-form-urlencoded", "Content-Type: application/json"),
-    ('{"name": "x"}', None, "Content-Type: application/json"),
-])
+@pytest.mark.parametrize(
+    "data, content_type, message",
+    [
+        ("{not json", "application/json", "Request body is not valid JSON"),
+        ("", "application/json", "Request body is not valid JSON"),
+        ("[1, 2]", "application/json", "Request body must be a JSON object"),
+        ('"text"', "application/json", "Request body must be a JSON object"),
+        ('{"name": "x"}', "text/plain", "Content-Type: application/json"),
+        ("name=x", "application/x-www-form-urlencoded", "Content-Type: application/json"),
+        ('{"name": "x"}', None, "Content-Type: application/json"),
+    ],
+)
 def test_bad_bodies(client, auth_headers, data, content_type, message):
     headers = dict(auth_headers)
     if content_type:
@@ -60,8 +63,9 @@ def test_wrong_method_is_405_with_allow(client):
 
 def test_body_over_max_content_length_is_413(auth_headers):
     client = make_app(MAX_CONTENT_LENGTH=1000).test_client()
-    response = client.post(ECHO, data='{"name": "' + "x" * 2000 + '"}',
-                           headers={**auth_headers, "Content-Type": "application/json"})
+    response = client.post(
+        ECHO, data='{"name": "' + "x" * 2000 + '"}', headers={**auth_headers, "Content-Type": "application/json"}
+    )
     assert_error(response, 413, "request_too_large")
 
 
@@ -74,14 +78,17 @@ def test_crash_is_500_without_traceback_and_logged(client, caplog):
     assert any(r.exc_info and r.request_id == error["request_id"] for r in caplog.records)
 
 
-@pytest.mark.parametrize("given, kept", [
-    ("abc-123_x.y:z", True),
-    ("a" * 128, True),
-    ("a" * 129, False),
-    ("has space", False),
-    ("<script>", False),
-    ("", False),
-])
+@pytest.mark.parametrize(
+    "given, kept",
+    [
+        ("abc-123_x.y:z", True),
+        ("a" * 128, True),
+        ("a" * 129, False),
+        ("has space", False),
+        ("<script>", False),
+        ("", False),
+    ],
+)
 def test_request_id_echoed_or_replaced(client, given, kept):
     response = client.get("/api/v2/openrouter/health/live", headers={"X-Request-ID": given})
     rid = response.headers["X-Request-ID"]

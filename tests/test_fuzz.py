@@ -15,8 +15,11 @@ SPEC = "/api/v2/openrouter/openapi.json"
 # What must hold for any input. Schema-valid but semantically bad input (random base64 that is no audio) is
 # rightly a 400, so schemathesis' positive-data check does not apply.
 CHECKS = [
-    checks.not_a_server_error, checks.status_code_conformance, checks.content_type_conformance,
-    checks.response_schema_conformance, checks.response_headers_conformance,
+    checks.not_a_server_error,
+    checks.status_code_conformance,
+    checks.content_type_conformance,
+    checks.response_schema_conformance,
+    checks.response_headers_conformance,
 ]
 STATUSES = collections.Counter()
 
@@ -32,8 +35,14 @@ OPERATIONS = operation_labels()
 
 @pytest.fixture(scope="module")
 def fuzz(mock_openrouter):
-    app = create_app(TestConfig(OPENROUTER_BASE_URL=mock_openrouter.url, OPENROUTER_API_KEY=MOCK_KEY,
-                                RATELIMIT_ENABLED=False, MAX_CONCURRENT_PER_USER=10**6))
+    app = create_app(
+        TestConfig(
+            OPENROUTER_BASE_URL=mock_openrouter.url,
+            OPENROUTER_API_KEY=MOCK_KEY,
+            RATELIMIT_ENABLED=False,
+            MAX_CONCURRENT_PER_USER=10**6,
+        )
+    )
     schema = schemathesis.openapi.from_wsgi(SPEC, app)
     operations = {op.ok().label: op.ok() for op in schema.get_all_operations()}
     return app, operations

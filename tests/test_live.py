@@ -20,9 +20,16 @@ API = "/api/v2/openrouter"
 def live(mock_openrouter, tmp_path_factory):
     log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
     env = {
-        "GATEWAY_ENV": "production", "JWT_SECRET_KEY": SECRET, "OPENROUTER_BASE_URL": mock_openrouter.url,
-        "OPENROUTER_API_KEY": MOCK_KEY, "LOG_LEVEL": "DEBUG", "LOG_FORMAT": "json", "GUNICORN_THREADS": "8",
-        "RATELIMIT_CHAT": "1000/minute", "RATELIMIT_STREAMING": "1000/minute", "REDIS_URL": "",
+        "GATEWAY_ENV": "production",
+        "JWT_SECRET_KEY": SECRET,
+        "OPENROUTER_BASE_URL": mock_openrouter.url,
+        "OPENROUTER_API_KEY": MOCK_KEY,
+        "LOG_LEVEL": "DEBUG",
+        "LOG_FORMAT": "json",
+        "GUNICORN_THREADS": "8",
+        "RATELIMIT_CHAT": "1000/minute",
+        "RATELIMIT_STREAMING": "1000/minute",
+        "REDIS_URL": "",
     }
     with run_gunicorn(env, log_path=log) as (base, proc):
         yield base, log
@@ -52,8 +59,14 @@ def test_probes_401_and_404(live):
 def test_health_answers_while_slow_calls_hold_threads(live, upstream):
     base, _ = live
     body = {"messages": [{"role": "user", "content": "slow [[fault:slow]] [[delay_ms:3000]]"}]}
-    calls = [threading.Thread(target=requests.post, args=(f"{base}{API}/chat/completions",),
-                              kwargs={"json": body, "headers": auth(f"u{i}"), "timeout": 30}) for i in range(4)]
+    calls = [
+        threading.Thread(
+            target=requests.post,
+            args=(f"{base}{API}/chat/completions",),
+            kwargs={"json": body, "headers": auth(f"u{i}"), "timeout": 30},
+        )
+        for i in range(4)
+    ]
     for call in calls:
         call.start()
     assert upstream.wait_for(lambda: upstream.hits("/chat/completions") == 4)
@@ -107,22 +120,33 @@ def sdk(base, **kwargs):
 def test_openai_sdk_plain_stream_and_second_turn(live, upstream):
     base, _ = live
     client = sdk(base)
-    completion = client.chat.completions.create(
-        model="openai/gpt-4o", messages=[{"role": "user", "content": "hi"}])
+    completion = client.chat.completions.create(model="openai/gpt-4o", messages=[{"role": "user", "content": "hi"}])
     assert completion.choices[0].message.content == "Mock reply to: hi"
-    chunks = list(client.chat.completions.create(
-        model="openai/gpt-4o", messages=[{"role": "user", "content": "hey"}], stream=True))
+    chunks = list(
+        client.chat.completions.create(
+            model="openai/gpt-4o", messages=[{"role": "user", "content": "hey"}], stream=True
+        )
+    )
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "Mock reply to: hey"
     assert chunks[-1].usage.total_tokens > 0
-    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {
-        "type": "object", "properties": {"city": {"type": "string"}}}}}]
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+            },
+        }
+    ]
     messages = [{"role": "user", "content": 'weather? [[call:get_weather:{"city":"Paris"}]]'}]
     first = client.chat.completions.create(model="openai/gpt-4o", messages=messages, tools=tools)
     call = first.choices[0].message.tool_calls[0]
     assert (call.function.name, orjson.loads(call.function.arguments)) == ("get_weather", {"city": "Paris"})
-    messages += [first.choices[0].message.model_dump(exclude_unset=True),
-                 {"role": "tool", "tool_call_id": call.id, "content": "sunny"}]
+    messages += [
+        first.choices[0].message.model_dump(exclude_unset=True),
+        {"role": "tool", "tool_call_id": call.id, "content": "sunny"},
+    ]
     second = client.chat.completions.create(model="openai/gpt-4o", messages=messages, tools=tools)
     assert second.choices[0].message.content == "Tool results: sunny"
 
@@ -134,7 +158,6 @@ def test_openai_sdk_errors_and_retries(live, upstream):
         client.chat.completions.create(model="openai/gpt-4o", messages=[{"role": "robot", "content": "x"}])
     assert bad.value.body["type"] == "invalid_request_error"
     with pytest.raises(openai.InternalServerError) as failed:
-        client.chat.completions.create(model="openai/gpt-4o",
-                                       messages=[{"role": "user", "content": "x [[fault:502]]"}])
+        client.chat.completions.create(model="openai/gpt-4o", messages=[{"role": "user", "content": "x [[fault:502]]"}])
     assert failed.value.status_code == 502
     assert upstream.hits("/chat/completions") == 1  # x-should-retry: false stopped the SDK's retries

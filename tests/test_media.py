@@ -15,11 +15,17 @@ from services import media
 
 def _png():
     """A real 1x1 RGB PNG."""
+
     def chunk(kind, body):
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
     header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00"))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _wav():
@@ -35,8 +41,10 @@ def _wav():
 
 PNG = _png()
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 16
-GIF = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00" \
-      b"\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+GIF = (
+    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00"
+    b"\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+)
 GIF87 = b"GIF87a" + GIF[6:]
 WEBP = b"RIFF" + struct.pack("<I", 26) + b"WEBPVP8 " + struct.pack("<I", 14) + b"\x00" * 14
 WAV = _wav()
@@ -44,8 +52,7 @@ MP3_ID3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\x00" * 32
 MP3_FRAME = b"\xff\xfb\x90\x64" + b"\x00" * 413  # MPEG-1 layer III, 128 kbit/s, 44.1 kHz
 MP2_FRAME = b"\xff\xfd\x90\x64" + b"\x00" * 32  # MPEG-1 layer II
 FLAC = b"fLaC\x00\x00\x00\x22" + b"\x00" * 34
-OGG = (b"OggS\x00\x02" + b"\x00" * 8 + b"\x01\x00\x00\x00" + b"\x00" * 8 + b"\x01\x1e"
-       + b"\x01vorbis" + b"\x00" * 23)
+OGG = b"OggS\x00\x02" + b"\x00" * 8 + b"\x01\x00\x00\x00" + b"\x00" * 8 + b"\x01\x1e" + b"\x01vorbis" + b"\x00" * 23
 M4A = struct.pack(">I", 24) + b"ftypM4A \x00\x00\x02\x00M4A isom" + struct.pack(">I", 8) + b"mdat"
 M4A_COMPAT = struct.pack(">I", 20) + b"ftypqt  \x00\x00\x00\x00mp42"
 AAC = b"\xff\xf1\x50\x80\x02\x1f\xfc" + b"\x00" * 8  # ADTS, MPEG-4 AAC LC, 44.1 kHz
@@ -54,8 +61,16 @@ AIFC = b"FORM" + struct.pack(">I", 4) + b"AIFC"
 TEXT = b"hello, this is not media at all"
 
 IMAGES = [("image/png", PNG), ("image/jpeg", JPEG), ("image/gif", GIF), ("image/webp", WEBP)]
-AUDIO = [("wav", WAV), ("mp3", MP3_ID3), ("mp3", MP3_FRAME), ("flac", FLAC), ("ogg", OGG),
-         ("m4a", M4A), ("aac", AAC), ("aiff", AIFF)]
+AUDIO = [
+    ("wav", WAV),
+    ("mp3", MP3_ID3),
+    ("mp3", MP3_FRAME),
+    ("flac", FLAC),
+    ("ogg", OGG),
+    ("m4a", M4A),
+    ("aac", AAC),
+    ("aiff", AIFF),
+]
 LIMIT = 1000
 
 
@@ -82,14 +97,24 @@ def assert_413(exc, field):
 
 # --- sniffing -------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("expected,data", IMAGES + [("image/gif", GIF87)])
 def test_sniff_image(expected, data):
     assert media.sniff_image(data) == expected
 
 
-@pytest.mark.parametrize("data", [
-    b"", TEXT, WAV, b"RIFF\x00\x00\x00\x00WAVE", b"\x89PNG", b"GIF88a", b"\xff\xd8",
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        TEXT,
+        WAV,
+        b"RIFF\x00\x00\x00\x00WAVE",
+        b"\x89PNG",
+        b"GIF88a",
+        b"\xff\xd8",
+    ],
+)
 def test_sniff_image_rejects(data):
     assert media.sniff_image(data) is None
 
@@ -99,17 +124,23 @@ def test_sniff_audio(expected, data):
     assert media.sniff_audio(data) == expected
 
 
-@pytest.mark.parametrize("data", [
-    b"", TEXT, PNG, WEBP,
-    b"\xff\xff\x90\x64",  # layer I
-    b"\xff\xeb\x90\x64",  # reserved MPEG version
-    b"\xff\xfb\xf0\x64",  # bitrate index 15
-    b"\xff\xfb\x00\x64",  # free-format bitrate
-    b"\xff\xfb\x9c\x64",  # sample-rate index 3
-    b"\xff\xf1\x74\x80",  # ADTS with sampling index 13
-    struct.pack(">I", 20) + b"ftypqt  \x00\x00\x00\x00qt  ",  # QuickTime video brand
-    b"FORM\x00\x00\x00\x04ILBM",
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        TEXT,
+        PNG,
+        WEBP,
+        b"\xff\xff\x90\x64",  # layer I
+        b"\xff\xeb\x90\x64",  # reserved MPEG version
+        b"\xff\xfb\xf0\x64",  # bitrate index 15
+        b"\xff\xfb\x00\x64",  # free-format bitrate
+        b"\xff\xfb\x9c\x64",  # sample-rate index 3
+        b"\xff\xf1\x74\x80",  # ADTS with sampling index 13
+        struct.pack(">I", 20) + b"ftypqt  \x00\x00\x00\x00qt  ",  # QuickTime video brand
+        b"FORM\x00\x00\x00\x04ILBM",
+    ],
+)
 def test_sniff_audio_rejects(data):
     assert media.sniff_audio(data) is None
 
@@ -127,23 +158,36 @@ def test_constants():
 
 # --- decode_base64 --------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text,expected", [
-    (b64(PNG), PNG),
-    ("  " + b64(PNG) + "\n", PNG),
-    ("\n".join(b64(WAV)[i:i + 76] for i in range(0, len(b64(WAV)), 76)), WAV),
-    ("QUJD\r\nREVG\tRw==", b"ABCDEFG"),
-    ("QUJDREVGRw", b"ABCDEFG"),  # missing '==' padding
-    ("QUJDREVGR0g", b"ABCDEFGH"),  # missing '=' padding
-    ("QUJDREVGR0g=", b"ABCDEFGH"),
-])
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        (b64(PNG), PNG),
+        ("  " + b64(PNG) + "\n", PNG),
+        ("\n".join(b64(WAV)[i : i + 76] for i in range(0, len(b64(WAV)), 76)), WAV),
+        ("QUJD\r\nREVG\tRw==", b"ABCDEFG"),
+        ("QUJDREVGRw", b"ABCDEFG"),  # missing '==' padding
+        ("QUJDREVGR0g", b"ABCDEFGH"),  # missing '=' padding
+        ("QUJDREVGR0g=", b"ABCDEFGH"),
+    ],
+)
 def test_decode_base64_accepts(text, expected):
     assert media.decode_base64(text, "audio.data", LIMIT) == expected
 
 
-@pytest.mark.parametrize("text", [
-    "QUJD*REVG", "QUJD-_==", "QUJDR", "QQ==QQ==", "=QUJD", "QUJDREVGRw===", "QUJDé",
-    "data:image/png;base64,QUJD",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "QUJD*REVG",
+        "QUJD-_==",
+        "QUJDR",
+        "QQ==QQ==",
+        "=QUJD",
+        "QUJDREVGRw===",
+        "QUJDé",
+        "data:image/png;base64,QUJD",
+    ],
+)
 def test_decode_base64_invalid(text):
     exc = raised(media.decode_base64, text, "audio.data", LIMIT)
     assert_400(exc, "audio.data")
@@ -188,12 +232,16 @@ def test_decode_base64_refuses_on_estimate_before_decoding(monkeypatch):
 
 # --- image_url_part -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("url", [
-    "https://example.com/cat.png",
-    "http://example.com:8080/a/b.jpg?x=1&y=2#frag",
-    "HTTPS://Example.COM/Cat.PNG",
-    "https://[2001:db8::1]/a.webp",
-])
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.com/cat.png",
+        "http://example.com:8080/a/b.jpg?x=1&y=2#frag",
+        "HTTPS://Example.COM/Cat.PNG",
+        "https://[2001:db8::1]/a.webp",
+    ],
+)
 def test_image_url_http_unchanged(url):
     assert media.image_url_part(url, "images.0.url", LIMIT) == url
 
@@ -204,21 +252,30 @@ def test_image_url_data_each_type(mime, data):
     assert media.image_url_part(url, "images.0.url", LIMIT) == url
 
 
-@pytest.mark.parametrize("url,expected", [
-    ("data:IMAGE/PNG;BASE64," + b64(PNG), "data:image/png;base64," + b64(PNG)),
-    ("data:image/jpg;base64," + b64(JPEG), "data:image/jpeg;base64," + b64(JPEG)),
-    ("data:image/png;base64," + b64(PNG).rstrip("="), "data:image/png;base64," + b64(PNG)),
-    ("data:image/gif;base64,\n" + b64(GIF)[:20] + "\n" + b64(GIF)[20:], "data:image/gif;base64," + b64(GIF)),
-    ("  data:image/webp;base64," + b64(WEBP) + " ", "data:image/webp;base64," + b64(WEBP)),
-])
+@pytest.mark.parametrize(
+    "url,expected",
+    [
+        ("data:IMAGE/PNG;BASE64," + b64(PNG), "data:image/png;base64," + b64(PNG)),
+        ("data:image/jpg;base64," + b64(JPEG), "data:image/jpeg;base64," + b64(JPEG)),
+        ("data:image/png;base64," + b64(PNG).rstrip("="), "data:image/png;base64," + b64(PNG)),
+        ("data:image/gif;base64,\n" + b64(GIF)[:20] + "\n" + b64(GIF)[20:], "data:image/gif;base64," + b64(GIF)),
+        ("  data:image/webp;base64," + b64(WEBP) + " ", "data:image/webp;base64," + b64(WEBP)),
+    ],
+)
 def test_image_url_data_normalized(url, expected):
     assert media.image_url_part(url, "images.0.url", LIMIT) == expected
 
 
-@pytest.mark.parametrize("declared,data,actual", [
-    ("image/png", JPEG, "image/jpeg"), ("image/jpeg", PNG, "image/png"), ("image/jpg", GIF, "image/gif"),
-    ("image/gif", WEBP, "image/webp"), ("image/webp", PNG, "image/png"),
-])
+@pytest.mark.parametrize(
+    "declared,data,actual",
+    [
+        ("image/png", JPEG, "image/jpeg"),
+        ("image/jpeg", PNG, "image/png"),
+        ("image/jpg", GIF, "image/gif"),
+        ("image/gif", WEBP, "image/webp"),
+        ("image/webp", PNG, "image/png"),
+    ],
+)
 def test_image_url_declared_type_contradicted(declared, data, actual):
     exc = raised(media.image_url_part, f"data:{declared};base64,{b64(data)}", "images.2.url", LIMIT)
     assert_400(exc, "images.2.url")
@@ -233,24 +290,47 @@ def test_image_url_not_an_image(data):
     assert "not a supported image" in exc.message
 
 
-@pytest.mark.parametrize("url", [
-    "file:///etc/passwd", "ftp://example.com/a.png", "javascript:alert(1)", "gopher://example.com/",
-    "/images/cat.png", "cat.png", "//example.com/cat.png", "example.com/cat.png", "mailto:a@example.com",
-    "data:text/plain;base64,aGVsbG8=", "data:image/svg+xml;base64,PHN2Zy8+", "data:image/bmp;base64,Qk0=",
-    "data:image/png," + b64(PNG), "data:image/png;utf8,abc", "data:;base64," + b64(PNG), "data:image/png",
-    "data:base64," + b64(PNG),
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "ftp://example.com/a.png",
+        "javascript:alert(1)",
+        "gopher://example.com/",
+        "/images/cat.png",
+        "cat.png",
+        "//example.com/cat.png",
+        "example.com/cat.png",
+        "mailto:a@example.com",
+        "data:text/plain;base64,aGVsbG8=",
+        "data:image/svg+xml;base64,PHN2Zy8+",
+        "data:image/bmp;base64,Qk0=",
+        "data:image/png," + b64(PNG),
+        "data:image/png;utf8,abc",
+        "data:;base64," + b64(PNG),
+        "data:image/png",
+        "data:base64," + b64(PNG),
+    ],
+)
 def test_image_url_disallowed_schemes(url):
     exc = raised(media.image_url_part, url, "images.0.url", LIMIT)
     assert_400(exc, "images.0.url")
     assert "only http(s) URLs and data:image/<png|jpeg|webp|gif>;base64 URLs are accepted" in exc.message
 
 
-@pytest.mark.parametrize("url,fragment", [
-    ("https://", "has no host"), ("http:///path", "has no host"), ("https://[::1/a.png", "has no host"),
-    ("https://example.com/a b.png", "whitespace"), ("https://example.com/\x00", "control"),
-    ("https://example.com/" + "a" * 8200, "longer than 8192"), ("", "is empty"), ("   ", "is empty"),
-])
+@pytest.mark.parametrize(
+    "url,fragment",
+    [
+        ("https://", "has no host"),
+        ("http:///path", "has no host"),
+        ("https://[::1/a.png", "has no host"),
+        ("https://example.com/a b.png", "whitespace"),
+        ("https://example.com/\x00", "control"),
+        ("https://example.com/" + "a" * 8200, "longer than 8192"),
+        ("", "is empty"),
+        ("   ", "is empty"),
+    ],
+)
 def test_image_url_bad_http(url, fragment):
     exc = raised(media.image_url_part, url, "images.0.url", LIMIT)
     assert_400(exc, "images.0.url")
@@ -291,16 +371,21 @@ def test_image_url_huge_data_refused_quickly():
 
 # --- image_data_url -------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("mime,data", IMAGES)
 def test_image_upload_each_type(mime, data):
     assert media.image_data_url(data, "image", LIMIT) == f"data:{mime};base64,{b64(data)}"
 
 
-@pytest.mark.parametrize("data,kind,fragment", [
-    (b"", InvalidRequestError, "is empty"), (TEXT, InvalidRequestError, "not a supported image"),
-    (WAV, InvalidRequestError, "not a supported image"),
-    (_png_of(LIMIT + 1), RequestTooLargeError, "the limit is 1000 bytes"),
-])
+@pytest.mark.parametrize(
+    "data,kind,fragment",
+    [
+        (b"", InvalidRequestError, "is empty"),
+        (TEXT, InvalidRequestError, "not a supported image"),
+        (WAV, InvalidRequestError, "not a supported image"),
+        (_png_of(LIMIT + 1), RequestTooLargeError, "the limit is 1000 bytes"),
+    ],
+)
 def test_image_upload_refused(data, kind, fragment):
     exc = raised(media.image_data_url, data, "image", LIMIT, kind=kind)
     assert list(exc.details) == ["image"] and fragment in exc.message
@@ -313,6 +398,7 @@ def test_image_upload_just_under_limit(size):
 
 # --- audio_part -----------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("fmt,data", AUDIO)
 def test_audio_part_each_format(fmt, data):
     assert media.audio_part(b64(data), fmt, "audio.data", LIMIT) == {"data": b64(data), "format": fmt}
@@ -323,23 +409,38 @@ def test_audio_part_without_declared_format(fmt, data):
     assert media.audio_part(b64(data), None, "audio.data", LIMIT)["format"] == fmt
 
 
-@pytest.mark.parametrize("declared,data,expected", [
-    ("WAV", WAV, "wav"), (" Mp3 ", MP3_ID3, "mp3"), ("mpeg", MP3_FRAME, "mp3"), ("aif", AIFF, "aiff"),
-    ("oga", OGG, "ogg"), ("mp4", M4A, "m4a"), ("FLAC", FLAC, "flac"),
-])
+@pytest.mark.parametrize(
+    "declared,data,expected",
+    [
+        ("WAV", WAV, "wav"),
+        (" Mp3 ", MP3_ID3, "mp3"),
+        ("mpeg", MP3_FRAME, "mp3"),
+        ("aif", AIFF, "aiff"),
+        ("oga", OGG, "ogg"),
+        ("mp4", M4A, "m4a"),
+        ("FLAC", FLAC, "flac"),
+    ],
+)
 def test_audio_part_declared_aliases(declared, data, expected):
     assert media.audio_part(b64(data), declared, "audio.data", LIMIT)["format"] == expected
 
 
 def test_audio_part_cleans_base64():
-    text = "\n" + "\n".join(b64(WAV)[i:i + 40] for i in range(0, len(b64(WAV)), 40)).rstrip("=") + "  "
+    text = "\n" + "\n".join(b64(WAV)[i : i + 40] for i in range(0, len(b64(WAV)), 40)).rstrip("=") + "  "
     assert media.audio_part(text, "wav", "audio.data", LIMIT) == {"data": b64(WAV), "format": "wav"}
 
 
-@pytest.mark.parametrize("declared,data,actual", [
-    ("mp3", WAV, "wav"), ("wav", MP3_ID3, "mp3"), ("aac", MP3_FRAME, "mp3"), ("mp3", AAC, "aac"),
-    ("ogg", FLAC, "flac"), ("m4a", AIFF, "aiff"),
-])
+@pytest.mark.parametrize(
+    "declared,data,actual",
+    [
+        ("mp3", WAV, "wav"),
+        ("wav", MP3_ID3, "mp3"),
+        ("aac", MP3_FRAME, "mp3"),
+        ("mp3", AAC, "aac"),
+        ("ogg", FLAC, "flac"),
+        ("m4a", AIFF, "aiff"),
+    ],
+)
 def test_audio_part_declared_contradicted(declared, data, actual):
     exc = raised(media.audio_part, b64(data), declared, "audio.data", LIMIT)
     assert_400(exc, "audio.format")
@@ -357,8 +458,7 @@ def test_audio_part_unknown_declared_format(declared):
 def test_audio_part_not_audio(data):
     exc = raised(media.audio_part, b64(data), "wav", "audio.data", LIMIT)
     assert_400(exc, "audio.data")
-    assert exc.message == (
-        "audio.data is not a supported audio file; supported: wav, mp3, flac, m4a, ogg, aac, aiff")
+    assert exc.message == ("audio.data is not a supported audio file; supported: wav, mp3, flac, m4a, ogg, aac, aiff")
 
 
 @pytest.mark.parametrize("text", ["data:audio/wav;base64," + b64(WAV), " DATA:audio/mpeg;base64,SUQz"])
@@ -368,9 +468,15 @@ def test_audio_part_data_prefix(text):
     assert exc.message == "audio.data must be raw base64 without a 'data:' prefix"
 
 
-@pytest.mark.parametrize("text,fragment", [
-    ("", "is empty"), ("  \n", "is empty"), ("UklGR*", "not valid base64"), (None, "must be a base64 string"),
-])
+@pytest.mark.parametrize(
+    "text,fragment",
+    [
+        ("", "is empty"),
+        ("  \n", "is empty"),
+        ("UklGR*", "not valid base64"),
+        (None, "must be a base64 string"),
+    ],
+)
 def test_audio_part_bad_base64(text, fragment):
     exc = raised(media.audio_part, text, "wav", "audio.data", LIMIT)
     assert_400(exc, "audio.data")
@@ -401,6 +507,7 @@ def test_audio_part_huge_refused_quickly():
 
 # --- audio_upload_part ----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("fmt,data", AUDIO)
 def test_audio_upload_each_format(fmt, data):
     assert media.audio_upload_part(data, None, "audio", LIMIT) == {"data": b64(data), "format": fmt}
@@ -413,12 +520,15 @@ def test_audio_upload_declared_contradicted():
     assert exc.message == "format declares mp3 but the bytes of audio are wav"
 
 
-@pytest.mark.parametrize("data,declared,kind,field,fragment", [
-    (b"", None, InvalidRequestError, "audio", "is empty"),
-    (TEXT, None, InvalidRequestError, "audio", "not a supported audio file"),
-    (WAV, "speex", InvalidRequestError, "format", "is not supported"),
-    (_wav_of(LIMIT + 1), None, RequestTooLargeError, "audio", "the limit is 1000 bytes"),
-])
+@pytest.mark.parametrize(
+    "data,declared,kind,field,fragment",
+    [
+        (b"", None, InvalidRequestError, "audio", "is empty"),
+        (TEXT, None, InvalidRequestError, "audio", "not a supported audio file"),
+        (WAV, "speex", InvalidRequestError, "format", "is not supported"),
+        (_wav_of(LIMIT + 1), None, RequestTooLargeError, "audio", "the limit is 1000 bytes"),
+    ],
+)
 def test_audio_upload_refused(data, declared, kind, field, fragment):
     exc = raised(media.audio_upload_part, data, declared, "audio", LIMIT, kind=kind)
     assert list(exc.details) == [field] and fragment in exc.message

@@ -27,11 +27,15 @@ def test_metrics_count_traffic(upstream):
     before = samples(client.get(METRICS).get_data(as_text=True))
     headers = {"Authorization": f"Bearer {token_for(app, 'metrics-user')}"}
     for text in ("a", "b", "c [[fault:502]]"):
-        with client.post(CHAT, json={"model": "openai/gpt-4o", "messages": [{"role": "user", "content": text}]},
-                         headers=headers) as r:
+        with client.post(
+            CHAT, json={"model": "openai/gpt-4o", "messages": [{"role": "user", "content": text}]}, headers=headers
+        ) as r:
             r.get_data()
-    with client.post("/api/v2/openrouter/chat/stream", headers=headers,
-                     json={"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "s"}]}) as r:
+    with client.post(
+        "/api/v2/openrouter/chat/stream",
+        headers=headers,
+        json={"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "s"}]},
+    ) as r:
         r.get_data()
     response = client.get(METRICS)
     assert response.status_code == 200
@@ -58,13 +62,19 @@ def test_upstream_errors_by_status(upstream):
     app = make_app(OPENROUTER_BASE_URL=upstream.url, OPENROUTER_API_KEY=MOCK_KEY)
     client = app.test_client()
     before = samples(client.get(METRICS).get_data(as_text=True))
-    with client.post(CHAT, json={"messages": [{"role": "user", "content": "x [[fault:503]]"}]},
-                     headers={"Authorization": f"Bearer {token_for(app)}"}) as r:
+    with client.post(
+        CHAT,
+        json={"messages": [{"role": "user", "content": "x [[fault:503]]"}]},
+        headers={"Authorization": f"Bearer {token_for(app)}"},
+    ) as r:
         assert r.status_code == 502
     after = samples(client.get(METRICS).get_data(as_text=True))
     labels = {"endpoint": "chat", "status": "503"}
-    assert value(after, "gateway_upstream_errors_total", **labels) - value(
-        before, "gateway_upstream_errors_total", **labels) == 1
+    assert (
+        value(after, "gateway_upstream_errors_total", **labels)
+        - value(before, "gateway_upstream_errors_total", **labels)
+        == 1
+    )
 
 
 def test_metrics_token():

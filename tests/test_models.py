@@ -15,16 +15,30 @@ from tests.servers import free_port, serve_app
 BASE = "/api/v2/openrouter"
 PREMIUM = list(PREMIUM_TIERS)
 OTHERS = [  # the stand-in's non-premium models, in its own order
-    "meta-llama/llama-3.3-70b-instruct:free", "meta-llama/llama-3.3-70b-instruct", "deepseek/deepseek-r1:free",
-    "mistralai/voxtral-small-24b-2507", "qwen/qwen3.5-35b-a3b", "openai/gpt-4o-mini", "anthropic/claude-haiku-4.5",
-    "~anthropic/claude-sonnet-latest", "openrouter/auto",
+    "meta-llama/llama-3.3-70b-instruct:free",
+    "meta-llama/llama-3.3-70b-instruct",
+    "deepseek/deepseek-r1:free",
+    "mistralai/voxtral-small-24b-2507",
+    "qwen/qwen3.5-35b-a3b",
+    "openai/gpt-4o-mini",
+    "anthropic/claude-haiku-4.5",
+    "~anthropic/claude-sonnet-latest",
+    "openrouter/auto",
 ]
 GOOGLE = ["google/gemini-2.5-pro", "google/gemini-2.5-flash", "google/gemini-3-flash-preview"]
-NON_PREMIUM_VISION = ["qwen/qwen3.5-35b-a3b", "openai/gpt-4o-mini", "anthropic/claude-haiku-4.5",
-                      "~anthropic/claude-sonnet-latest", "openrouter/auto"]
+NON_PREMIUM_VISION = [
+    "qwen/qwen3.5-35b-a3b",
+    "openai/gpt-4o-mini",
+    "anthropic/claude-haiku-4.5",
+    "~anthropic/claude-sonnet-latest",
+    "openrouter/auto",
+]
 NO_TOOLS = {"openai/o1-pro", "deepseek/deepseek-r1:free"}
 REQUIRES = {  # what each use case's models must have
-    "coding": "functions", "function-calling": "functions", "vision": "vision", "audio": "audio",
+    "coding": "functions",
+    "function-calling": "functions",
+    "vision": "vision",
+    "audio": "audio",
 }
 
 
@@ -52,6 +66,7 @@ def model_schema_validator(spec, name):
 
 # --- list -------------------------------------------------------------------------------------------------
 
+
 def test_list_is_an_openai_list_of_enriched_models_premium_first(api, upstream):
     response = api("/models")
     assert response.status_code == 200
@@ -64,7 +79,12 @@ def test_list_is_an_openai_list_of_enriched_models_premium_first(api, upstream):
     assert by_id["openai/gpt-4o-audio-preview"]["tier"] is None and by_id["openai/gpt-4o-audio-preview"]["premium"]
     assert by_id["openrouter/auto"]["tier"] is None and by_id["openrouter/auto"]["premium"] is False
     assert by_id["openai/gpt-4o"]["capabilities"] == {
-        "vision": True, "audio": False, "functions": True, "streaming": True, "max_context": 128_000}
+        "vision": True,
+        "audio": False,
+        "functions": True,
+        "streaming": True,
+        "max_context": 128_000,
+    }
     for model in body["data"]:
         assert model["object"] == "model"
         assert model["owned_by"] == model["id"].lstrip("~").split("/")[0]
@@ -73,50 +93,61 @@ def test_list_is_an_openai_list_of_enriched_models_premium_first(api, upstream):
     assert upstream.hits("/models") == 1
 
 
-@pytest.mark.parametrize("params, expected", [
-    ({"tier": "flagship"}, ["anthropic/claude-opus-4.5", "openai/gpt-5.2-pro", "openai/o1-pro"]),
-    ({"tier": "balanced"}, ["anthropic/claude-sonnet-4.5", "openai/gpt-5.2", "openai/gpt-4o", "google/gemini-2.5-pro"]),
-    ({"tier": "fast"}, ["google/gemini-2.5-flash", "google/gemini-3-flash-preview"]),
-    ({"capability": "audio"}, [*GOOGLE, "openai/gpt-4o-audio-preview", "mistralai/voxtral-small-24b-2507"]),
-    ({"capability": "vision"}, PREMIUM[:9] + NON_PREMIUM_VISION),
-    ({"capability": "functions"}, [m for m in PREMIUM + OTHERS if m not in NO_TOOLS]),
-    ({"capability": "vision,audio"}, GOOGLE),
-    ({"capability": " audio , vision "}, GOOGLE),
-    ({"capability": ["audio", "vision"]}, GOOGLE),  # repeated parameter = comma list
-    ({"q": "llama"}, OTHERS[:2]),
-    ({"q": "LLaMA"}, OTHERS[:2]),
-    ({"q": "auto router"}, ["openrouter/auto"]),  # matches the name only
-    ({"q": ":free"}, ["meta-llama/llama-3.3-70b-instruct:free", "deepseek/deepseek-r1:free"]),
-    ({"q": "no-such-model"}, []),
-    ({"q": ""}, PREMIUM + OTHERS),
-    ({"premium": "true"}, PREMIUM),
-    ({"premium": "True"}, PREMIUM),
-    ({"premium": "false"}, OTHERS),
-    ({"tier": "balanced", "capability": "audio"}, ["google/gemini-2.5-pro"]),
-    ({"premium": "false", "capability": "vision"}, NON_PREMIUM_VISION),
-    ({"q": "gpt", "capability": "functions", "premium": "true"},
-     ["openai/gpt-5.2-pro", "openai/gpt-5.2", "openai/gpt-4o", "openai/gpt-4o-audio-preview"]),
-    ({"tier": "fast", "premium": "false"}, []),
-    ({"limit": "2", "order": "desc", "foo": "bar"}, PREMIUM + OTHERS),  # unknown parameters are ignored
-])
+@pytest.mark.parametrize(
+    "params, expected",
+    [
+        ({"tier": "flagship"}, ["anthropic/claude-opus-4.5", "openai/gpt-5.2-pro", "openai/o1-pro"]),
+        (
+            {"tier": "balanced"},
+            ["anthropic/claude-sonnet-4.5", "openai/gpt-5.2", "openai/gpt-4o", "google/gemini-2.5-pro"],
+        ),
+        ({"tier": "fast"}, ["google/gemini-2.5-flash", "google/gemini-3-flash-preview"]),
+        ({"capability": "audio"}, [*GOOGLE, "openai/gpt-4o-audio-preview", "mistralai/voxtral-small-24b-2507"]),
+        ({"capability": "vision"}, PREMIUM[:9] + NON_PREMIUM_VISION),
+        ({"capability": "functions"}, [m for m in PREMIUM + OTHERS if m not in NO_TOOLS]),
+        ({"capability": "vision,audio"}, GOOGLE),
+        ({"capability": " audio , vision "}, GOOGLE),
+        ({"capability": ["audio", "vision"]}, GOOGLE),  # repeated parameter = comma list
+        ({"q": "llama"}, OTHERS[:2]),
+        ({"q": "LLaMA"}, OTHERS[:2]),
+        ({"q": "auto router"}, ["openrouter/auto"]),  # matches the name only
+        ({"q": ":free"}, ["meta-llama/llama-3.3-70b-instruct:free", "deepseek/deepseek-r1:free"]),
+        ({"q": "no-such-model"}, []),
+        ({"q": ""}, PREMIUM + OTHERS),
+        ({"premium": "true"}, PREMIUM),
+        ({"premium": "True"}, PREMIUM),
+        ({"premium": "false"}, OTHERS),
+        ({"tier": "balanced", "capability": "audio"}, ["google/gemini-2.5-pro"]),
+        ({"premium": "false", "capability": "vision"}, NON_PREMIUM_VISION),
+        (
+            {"q": "gpt", "capability": "functions", "premium": "true"},
+            ["openai/gpt-5.2-pro", "openai/gpt-5.2", "openai/gpt-4o", "openai/gpt-4o-audio-preview"],
+        ),
+        ({"tier": "fast", "premium": "false"}, []),
+        ({"limit": "2", "order": "desc", "foo": "bar"}, PREMIUM + OTHERS),  # unknown parameters are ignored
+    ],
+)
 def test_list_filters(api, params, expected):
     assert listed(api, **params) == expected
 
 
-@pytest.mark.parametrize("params, field", [
-    ({"tier": "premium"}, "tier"),
-    ({"tier": "Flagship"}, "tier"),
-    ({"tier": ""}, "tier"),
-    ({"capability": "video"}, "capability"),
-    ({"capability": "vision,tools"}, "capability"),
-    ({"capability": "vision,"}, "capability"),
-    ({"capability": ""}, "capability"),
-    ({"premium": "yes"}, "premium"),
-    ({"premium": "1"}, "premium"),
-    ({"premium": ""}, "premium"),
-    ({"q": "x" * 201}, "q"),
-    ({"tier": "fast", "premium": "maybe"}, "premium"),
-])
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"tier": "premium"}, "tier"),
+        ({"tier": "Flagship"}, "tier"),
+        ({"tier": ""}, "tier"),
+        ({"capability": "video"}, "capability"),
+        ({"capability": "vision,tools"}, "capability"),
+        ({"capability": "vision,"}, "capability"),
+        ({"capability": ""}, "capability"),
+        ({"premium": "yes"}, "premium"),
+        ({"premium": "1"}, "premium"),
+        ({"premium": ""}, "premium"),
+        ({"q": "x" * 201}, "q"),
+        ({"tier": "fast", "premium": "maybe"}, "premium"),
+    ],
+)
 def test_list_bad_filter_is_400_naming_the_parameter(api, upstream, params, field):
     error = assert_error(api("/models", **params), 400, "invalid_request_error", f"{field}: ")
     assert list(error["details"]) == [field]
@@ -124,18 +155,28 @@ def test_list_bad_filter_is_400_naming_the_parameter(api, upstream, params, fiel
 
 
 def test_bad_filter_messages_say_what_is_valid(api):
-    assert "vision, audio, functions" in assert_error(api("/models", capability="video"), 400,
-                                                      "invalid_request_error")["message"]
+    assert (
+        "vision, audio, functions"
+        in assert_error(api("/models", capability="video"), 400, "invalid_request_error")["message"]
+    )
     assert_error(api("/models", tier="x"), 400, "invalid_request_error", "flagship, balanced, fast")
     assert_error(api("/models", premium="yes"), 400, "invalid_request_error", "Must be true or false.")
 
 
 # --- one model --------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("model_id", [
-    "anthropic/claude-sonnet-4.5", "openai/gpt-4o-audio-preview", "meta-llama/llama-3.3-70b-instruct:free",
-    "~anthropic/claude-sonnet-latest", "openrouter/auto", "qwen/qwen3.5-35b-a3b",
-])
+
+@pytest.mark.parametrize(
+    "model_id",
+    [
+        "anthropic/claude-sonnet-4.5",
+        "openai/gpt-4o-audio-preview",
+        "meta-llama/llama-3.3-70b-instruct:free",
+        "~anthropic/claude-sonnet-latest",
+        "openrouter/auto",
+        "qwen/qwen3.5-35b-a3b",
+    ],
+)
 def test_get_model_by_full_id(api, model_id):
     response = api(f"/models/{model_id}")
     assert response.status_code == 200
@@ -144,20 +185,31 @@ def test_get_model_by_full_id(api, model_id):
     assert model == next(m for m in api("/models").get_json()["data"] if m["id"] == model_id)
 
 
-@pytest.mark.parametrize("path", [
-    "anthropic%2Fclaude-sonnet-4.5", "meta-llama%2Fllama-3.3-70b-instruct%3Afree",
-    "%7Eanthropic%2Fclaude-sonnet-latest",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "anthropic%2Fclaude-sonnet-4.5",
+        "meta-llama%2Fllama-3.3-70b-instruct%3Afree",
+        "%7Eanthropic%2Fclaude-sonnet-latest",
+    ],
+)
 def test_get_model_with_percent_encoded_id(api, path):
     response = api(f"/models/{path}")
     assert response.status_code == 200
     assert response.get_json()["id"] == requests.utils.unquote(path)
 
 
-@pytest.mark.parametrize("model_id", [
-    "openai/gpt-4o:nitro", "anthropic/claude-sonnet-4-5", "nobody/nothing", "openai", "recommended",
-    "openai/gpt-4o/extra",
-])
+@pytest.mark.parametrize(
+    "model_id",
+    [
+        "openai/gpt-4o:nitro",
+        "anthropic/claude-sonnet-4-5",
+        "nobody/nothing",
+        "openai",
+        "recommended",
+        "openai/gpt-4o/extra",
+    ],
+)
 def test_unknown_model_is_404_naming_it(api, model_id):
     error = assert_error(api(f"/models/{model_id}"), 404, "not_found_error")
     assert error["message"] == f"Model '{model_id}' does not exist"
@@ -171,6 +223,7 @@ def test_recommended_still_routes_to_recommendations(api):
 
 
 # --- recommendations --------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("use_case", list(USE_CASES))
 def test_recommendations_premium_first_and_only_capable_models(api, use_case):
@@ -193,18 +246,51 @@ def test_recommendations_premium_first_and_only_capable_models(api, use_case):
             assert model["capabilities"]["max_context"] >= 1_000_000, model["id"]
 
 
-@pytest.mark.parametrize("use_case, expected", [
-    ("audio", ["google/gemini-2.5-flash", "google/gemini-2.5-pro", "google/gemini-3-flash-preview",
-               "openai/gpt-4o-audio-preview", "mistralai/voxtral-small-24b-2507"]),
-    ("vision", ["openai/gpt-4o", "openai/gpt-5.2", "google/gemini-2.5-pro", "anthropic/claude-sonnet-4.5",
-                "google/gemini-3-flash-preview", "google/gemini-2.5-flash", "qwen/qwen3.5-35b-a3b",
-                "openai/gpt-4o-mini"]),
-    ("coding", ["anthropic/claude-sonnet-4.5", "anthropic/claude-opus-4.5", "openai/gpt-5.2", "openai/gpt-5.2-pro"]),
-    ("math", ["openai/o1-pro", "openai/gpt-5.2-pro", "anthropic/claude-opus-4.5"]),
-    ("long-context", ["google/gemini-2.5-pro", "anthropic/claude-sonnet-4.5", "google/gemini-2.5-flash",
-                      "google/gemini-3-flash-preview", "~anthropic/claude-sonnet-latest", "openrouter/auto"]),
-    ("fast", ["google/gemini-2.5-flash", "google/gemini-3-flash-preview", "openai/gpt-4o"]),
-])
+@pytest.mark.parametrize(
+    "use_case, expected",
+    [
+        (
+            "audio",
+            [
+                "google/gemini-2.5-flash",
+                "google/gemini-2.5-pro",
+                "google/gemini-3-flash-preview",
+                "openai/gpt-4o-audio-preview",
+                "mistralai/voxtral-small-24b-2507",
+            ],
+        ),
+        (
+            "vision",
+            [
+                "openai/gpt-4o",
+                "openai/gpt-5.2",
+                "google/gemini-2.5-pro",
+                "anthropic/claude-sonnet-4.5",
+                "google/gemini-3-flash-preview",
+                "google/gemini-2.5-flash",
+                "qwen/qwen3.5-35b-a3b",
+                "openai/gpt-4o-mini",
+            ],
+        ),
+        (
+            "coding",
+            ["anthropic/claude-sonnet-4.5", "anthropic/claude-opus-4.5", "openai/gpt-5.2", "openai/gpt-5.2-pro"],
+        ),
+        ("math", ["openai/o1-pro", "openai/gpt-5.2-pro", "anthropic/claude-opus-4.5"]),
+        (
+            "long-context",
+            [
+                "google/gemini-2.5-pro",
+                "anthropic/claude-sonnet-4.5",
+                "google/gemini-2.5-flash",
+                "google/gemini-3-flash-preview",
+                "~anthropic/claude-sonnet-latest",
+                "openrouter/auto",
+            ],
+        ),
+        ("fast", ["google/gemini-2.5-flash", "google/gemini-3-flash-preview", "openai/gpt-4o"]),
+    ],
+)
 def test_recommendation_order(api, use_case, expected):
     assert ids(api(f"/models/recommended/{use_case}").get_json()["models"]) == expected
 
@@ -225,6 +311,7 @@ def test_unknown_use_case_is_404_listing_the_valid_ones(api, use_case):
 
 # --- auth -------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("path", ["/models", "/models/openai/gpt-4o", "/models/recommended/general"])
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer not-a-token"}])
 def test_token_required(gateway, upstream, path, headers):
@@ -233,6 +320,7 @@ def test_token_required(gateway, upstream, path, headers):
 
 
 # --- cache and fallbacks ----------------------------------------------------------------------------------
+
 
 def test_one_upstream_fetch_serves_many_calls_within_the_ttl(api, upstream):
     for path in ["/models", "/models?tier=fast", "/models/openai/gpt-4o", "/models/recommended/audio"] * 5:
@@ -280,6 +368,7 @@ def test_builtin_catalogue_is_served_when_openrouter_is_down_from_the_start():
 
 
 # --- OpenAI SDK and OpenAPI -------------------------------------------------------------------------------
+
 
 def test_openai_sdk_lists_and_retrieves_models(gateway):
     with serve_app(gateway) as base:

@@ -22,9 +22,15 @@ def cluster(mock_openrouter, tmp_path_factory):
     log = tmp_path_factory.mktemp("scale") / "gunicorn.log"
     with run_redis() as (redis_url, _):
         env = {
-            "GATEWAY_ENV": "production", "JWT_SECRET_KEY": SECRET, "OPENROUTER_BASE_URL": mock_openrouter.url,
-            "OPENROUTER_API_KEY": MOCK_KEY, "REDIS_URL": redis_url, "WEB_CONCURRENCY": "3",
-            "GUNICORN_THREADS": "8", "MAX_CONCURRENT_PER_USER": "100", "LOG_FORMAT": "json",
+            "GATEWAY_ENV": "production",
+            "JWT_SECRET_KEY": SECRET,
+            "OPENROUTER_BASE_URL": mock_openrouter.url,
+            "OPENROUTER_API_KEY": MOCK_KEY,
+            "REDIS_URL": redis_url,
+            "WEB_CONCURRENCY": "3",
+            "GUNICORN_THREADS": "8",
+            "MAX_CONCURRENT_PER_USER": "100",
+            "LOG_FORMAT": "json",
             # Each worker takes at most 8 connections at once, so a burst must spread over all three.
             "GUNICORN_CMD_ARGS": "--worker-connections 8",
         }
@@ -76,8 +82,15 @@ def test_forty_concurrent_calls_of_one_user_give_exactly_thirty(cluster, upstrea
     assert counts == {"200": 30.0, "429": 10.0}
 
 
-TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {
-    "type": "object", "properties": {"city": {"type": "string"}}}}}]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+        },
+    }
+]
 
 
 def pid_of(log, request_id):
@@ -89,15 +102,19 @@ def pid_of(log, request_id):
 
 def invoke(base, sub, text, request_id):
     body = {"model": "openai/gpt-4o", "messages": [{"role": "user", "content": text}], "tools": TOOLS}
-    return requests.post(f"{base}{API}/tools/invoke", json=body, timeout=30,
-                         headers={**auth(sub), "X-Request-ID": request_id})
+    return requests.post(
+        f"{base}{API}/tools/invoke", json=body, timeout=30, headers={**auth(sub), "X-Request-ID": request_id}
+    )
 
 
 def submit(base, sub, answer, request_id):
-    body = {"session_id": answer["session_id"],
-            "tool_outputs": [{"tool_call_id": call["id"], "output": "sunny"} for call in answer["tool_calls"]]}
-    return requests.post(f"{base}{API}/tools/submit", json=body, timeout=30,
-                         headers={**auth(sub), "X-Request-ID": request_id})
+    body = {
+        "session_id": answer["session_id"],
+        "tool_outputs": [{"tool_call_id": call["id"], "output": "sunny"} for call in answer["tool_calls"]],
+    }
+    return requests.post(
+        f"{base}{API}/tools/submit", json=body, timeout=30, headers={**auth(sub), "X-Request-ID": request_id}
+    )
 
 
 def test_tool_sessions_made_on_one_worker_are_submitted_on_any(cluster, upstream):

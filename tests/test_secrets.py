@@ -28,8 +28,9 @@ def captured_logs():
 def test_key_never_leaks(mock_openrouter, captured_logs):
     mock_openrouter.reset()
     live = make_app(OPENROUTER_BASE_URL=mock_openrouter.url, OPENROUTER_API_KEY=KEY, LOG_LEVEL="DEBUG")
-    dead = make_app(OPENROUTER_BASE_URL=f"http://127.0.0.1:{free_port()}/api/v1", OPENROUTER_API_KEY=KEY,
-                    LOG_LEVEL="DEBUG")
+    dead = make_app(
+        OPENROUTER_BASE_URL=f"http://127.0.0.1:{free_port()}/api/v1", OPENROUTER_API_KEY=KEY, LOG_LEVEL="DEBUG"
+    )
     bodies = []
     for app, text in ((live, "x [[fault:401]]"), (live, "x [[fault:drop]]"), (dead, "x")):
         headers = {"Authorization": f"Bearer {token_for(app)}"}

@@ -18,12 +18,27 @@ from tests.servers import serve_app
 
 BASE = "/api/v2/openrouter"
 MODEL = "openai/gpt-4o"
-WEATHER = {"type": "function", "function": {
-    "name": "get_weather", "description": "Weather in a city",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Weather in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
 CALC = next(tool for tool in BUILTIN_TOOLS if tool["function"]["name"] == "calculate")
-ANSWER_KEYS = ["session_id", "status", "stop_reason", "model", "message", "tool_calls", "executed_tool_calls",
-               "iterations", "usage", "expires_at"]
+ANSWER_KEYS = [
+    "session_id",
+    "status",
+    "stop_reason",
+    "model",
+    "message",
+    "tool_calls",
+    "executed_tool_calls",
+    "iterations",
+    "usage",
+    "expires_at",
+]
 RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 
@@ -45,8 +60,9 @@ def post(client, path, body, headers):
 
 def invoke(client, headers, text, **fields):
     """POST /tools/invoke with one user message; the weather tool unless `tools` is given."""
-    return post(client, "/tools/invoke", {"model": MODEL, "messages": user(text), "tools": [WEATHER], **fields},
-                headers)
+    return post(
+        client, "/tools/invoke", {"model": MODEL, "messages": user(text), "tools": [WEATHER], **fields}, headers
+    )
 
 
 def submit(client, headers, session_id, outputs):
@@ -91,8 +107,14 @@ def test_builtin_list(http, alice):
     body = response.get_json()
     assert body == {"object": "list", "data": BUILTIN_TOOLS}
     names = {tool["function"]["name"] for tool in body["data"]}
-    assert {"get_current_time", "calculate", "convert_units", "date_calculate", "generate_random",
-            "text_statistics"} <= names
+    assert {
+        "get_current_time",
+        "calculate",
+        "convert_units",
+        "date_calculate",
+        "generate_random",
+        "text_statistics",
+    } <= names
     for tool in body["data"]:
         assert tool["type"] == "function" and set(tool["function"]) == {"name", "description", "parameters"}
     assert "X-RateLimit-Limit" not in response.headers  # no bucket
@@ -106,8 +128,11 @@ def test_caller_tool_round_trip(http, alice, upstream):
     text = 'Weather? [[call:get_weather:{"city":"Paris"}]]'
     first = ok(invoke(http, alice, text), "requires_action", "tool_calls")
     [call] = first["tool_calls"]
-    assert call == {"id": call["id"], "type": "function",
-                    "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}
+    assert call == {
+        "id": call["id"],
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
+    }
     assert first["message"]["tool_calls"][0]["id"] == call["id"]
     assert (first["model"], first["executed_tool_calls"], first["iterations"]) == (MODEL, [], 1)
     assert first["session_id"].startswith("tsess_")
@@ -130,8 +155,12 @@ def test_builtin_runs_on_the_server(http, alice, upstream):
     text = 'Compute [[call:calculate:{"expression":"6*7"}]]'
     body = ok(invoke(http, alice, text, tools=[], builtin_tools=["calculate"]))
     [done] = body["executed_tool_calls"]
-    assert done == {"id": done["id"], "name": "calculate", "arguments": '{"expression":"6*7"}',
-                    "output": {"expression": "6*7", "result": 42}}
+    assert done == {
+        "id": done["id"],
+        "name": "calculate",
+        "arguments": '{"expression":"6*7"}',
+        "output": {"expression": "6*7", "result": 42},
+    }
     assert (body["tool_calls"], body["iterations"]) == ([], 2)
     one, two = chat_bodies(upstream)
     assert one["tools"] == two["tools"] == [CALC]
@@ -144,12 +173,17 @@ def test_builtin_runs_on_the_server(http, alice, upstream):
 
 def test_usage_is_summed_over_the_model_calls(http, alice, upstream):
     body = ok(invoke(http, alice, '[[call:calculate:{"expression":"1+1"}]]', builtin_tools=True))
-    replies = [requests.post(f"{upstream.url}/chat/completions", json=sent, timeout=5,
-                             headers={"Authorization": f"Bearer {MOCK_KEY}"}).json()
-               for sent in chat_bodies(upstream)]
+    replies = [
+        requests.post(
+            f"{upstream.url}/chat/completions", json=sent, timeout=5, headers={"Authorization": f"Bearer {MOCK_KEY}"}
+        ).json()
+        for sent in chat_bodies(upstream)
+    ]
     assert len(replies) == body["iterations"] == 2
-    expected = {key: sum(reply["usage"][key] for reply in replies)
-                for key in ("prompt_tokens", "completion_tokens", "total_tokens")}
+    expected = {
+        key: sum(reply["usage"][key] for reply in replies)
+        for key in ("prompt_tokens", "completion_tokens", "total_tokens")
+    }
     assert body["usage"] == {**expected, "cost": pytest.approx(sum(r["usage"]["cost"] for r in replies))}
     assert body["usage"]["cost"] > 0
 
@@ -164,15 +198,19 @@ def test_mixed_turn_keeps_builtin_results_and_leaves_callers_pending(http, alice
     second = ok(submit(http, alice, first["session_id"], [(pending["id"], {"temp_c": -3})]))
     assert second["executed_tool_calls"] == []
     sent = chat_bodies(upstream)[1]["messages"]
-    assert sent[1:] == [first["message"], tool_message(done["id"], '{"expression":"2**10","result":1024}'),
-                        tool_message(pending["id"], '{"temp_c":-3}')]
+    assert sent[1:] == [
+        first["message"],
+        tool_message(done["id"], '{"expression":"2**10","result":1024}'),
+        tool_message(pending["id"], '{"temp_c":-3}'),
+    ]
     assert len(chat_bodies(upstream)[1]["tools"]) == 1 + len(BUILTIN_TOOLS)
 
 
 def test_auto_execute_false_returns_builtin_calls_as_pending(http, alice, upstream):
     text = '[[call:calculate:{"expression":"6*7"}]]'
-    first = ok(invoke(http, alice, text, builtin_tools=["calculate"], auto_execute=False),
-               "requires_action", "tool_calls")
+    first = ok(
+        invoke(http, alice, text, builtin_tools=["calculate"], auto_execute=False), "requires_action", "tool_calls"
+    )
     [pending] = first["tool_calls"]
     assert (pending["function"]["name"], first["executed_tool_calls"]) == ("calculate", [])
     second = ok(submit(http, alice, first["session_id"], [(pending["id"], "42")]))
@@ -218,11 +256,14 @@ def test_server_side_iterations_keep_reasoning_details(http, alice, upstream):
     assert chat_bodies(upstream)[1]["messages"][1]["reasoning_details"]
 
 
-@pytest.mark.parametrize(("marker", "expected"), [
-    ('[[call:calculate:{"expression": 6*7]]', "arguments are not valid JSON"),
-    ('[[call:calculate:"6*7"]]', "arguments must be a JSON object"),
-    ("[[call:calculate:]]", "expression"),  # "" means {}: a missing required argument, not bad JSON
-])
+@pytest.mark.parametrize(
+    ("marker", "expected"),
+    [
+        ('[[call:calculate:{"expression": 6*7]]', "arguments are not valid JSON"),
+        ('[[call:calculate:"6*7"]]', "arguments must be a JSON object"),
+        ("[[call:calculate:]]", "expression"),  # "" means {}: a missing required argument, not bad JSON
+    ],
+)
 def test_bad_builtin_arguments_are_fed_back_as_errors(http, alice, upstream, marker, expected):
     body = ok(invoke(http, alice, marker, builtin_tools=True))
     [done] = body["executed_tool_calls"]
@@ -231,10 +272,13 @@ def test_bad_builtin_arguments_are_fed_back_as_errors(http, alice, upstream, mar
     assert sent["tool_call_id"] == done["id"] and expected in sent["content"] and '"error"' in sent["content"]
 
 
-@pytest.mark.parametrize(("marker", "arguments"), [
-    ('[[call:get_weather:{"city": Par]]', '{"city": Par'),  # not JSON: passed on as the model sent it
-    ("[[call:get_weather:]]", "{}"),  # "" for a tool without arguments means {}
-])
+@pytest.mark.parametrize(
+    ("marker", "arguments"),
+    [
+        ('[[call:get_weather:{"city": Par]]', '{"city": Par'),  # not JSON: passed on as the model sent it
+        ("[[call:get_weather:]]", "{}"),  # "" for a tool without arguments means {}
+    ],
+)
 def test_callers_arguments_are_passed_raw(http, alice, marker, arguments):
     body = ok(invoke(http, alice, marker), "requires_action", "tool_calls")
     assert body["tool_calls"][0]["function"]["arguments"] == arguments
@@ -249,23 +293,26 @@ def test_empty_builtin_arguments_mean_an_empty_object(http, alice):
 # --------------------------------------------------------------------------- refusals
 
 
-@pytest.mark.parametrize(("fields", "field", "message"), [
-    ({"stream": True}, "stream", "Streaming is not supported"),
-    ({"tools": [{"type": "function", "function": {"name": "calculate"}}]}, "tools.0.function.name", "built-in"),
-    ({"tools": [WEATHER, WEATHER]}, "tools.1.function.name", "already named"),
-    ({"tools": [{"type": "function", "function": {"name": "bad name"}}]}, "tools.0.function.name", "64"),
-    ({"tools": [{"type": "function", "function": {"name": "x" * 65}}]}, "tools.0.function.name", "64"),
-    ({"tools": [{"function": {"name": "f"}}]}, "tools.0.type", "Missing"),
-    ({"builtin_tools": ["calculate", "teleport"]}, "builtin_tools", "teleport"),
-    ({"builtin_tools": "all"}, "builtin_tools", "list"),
-    ({"max_iterations": 0}, "max_iterations", None),
-    ({"max_iterations": 11}, "max_iterations", None),
-    ({"auto_execute": "yes"}, "auto_execute", None),
-    ({"tools": [], "builtin_tools": False}, "tools", "at least one"),
-    ({"tool_choice": {"type": "function", "function": {"name": "nope"}}}, "tool_choice", "nope"),
-    ({"temperature": 3}, "temperature", None),
-    ({"surprise": 1}, "surprise", None),
-])
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"stream": True}, "stream", "Streaming is not supported"),
+        ({"tools": [{"type": "function", "function": {"name": "calculate"}}]}, "tools.0.function.name", "built-in"),
+        ({"tools": [WEATHER, WEATHER]}, "tools.1.function.name", "already named"),
+        ({"tools": [{"type": "function", "function": {"name": "bad name"}}]}, "tools.0.function.name", "64"),
+        ({"tools": [{"type": "function", "function": {"name": "x" * 65}}]}, "tools.0.function.name", "64"),
+        ({"tools": [{"function": {"name": "f"}}]}, "tools.0.type", "Missing"),
+        ({"builtin_tools": ["calculate", "teleport"]}, "builtin_tools", "teleport"),
+        ({"builtin_tools": "all"}, "builtin_tools", "list"),
+        ({"max_iterations": 0}, "max_iterations", None),
+        ({"max_iterations": 11}, "max_iterations", None),
+        ({"auto_execute": "yes"}, "auto_execute", None),
+        ({"tools": [], "builtin_tools": False}, "tools", "at least one"),
+        ({"tool_choice": {"type": "function", "function": {"name": "nope"}}}, "tool_choice", "nope"),
+        ({"temperature": 3}, "temperature", None),
+        ({"surprise": 1}, "surprise", None),
+    ],
+)
 def test_invoke_refusals(client, fields, field, message):
     headers = auth(client.application)
     response = invoke(client, headers, "hi", **fields)
@@ -279,8 +326,12 @@ def test_submit_refusals(http, alice, gateway, upstream):
     sid, (a, b) = first["session_id"], [call["id"] for call in first["tool_calls"]]
     assert_error(submit(http, alice, "tsess_unknown", [(a, "x"), (b, "y")]), 404, "not_found_error")
     assert_error(submit(http, auth(gateway, "bob"), sid, [(a, "x"), (b, "y")]), 404, "not_found_error")
-    for outputs, named in (([(a, "x")], [b]), ([(a, "x"), (b, "y"), ("call_zzz", "z")], ["call_zzz"]),
-                           ([(a, "x"), (a, "again"), (b, "y")], [a]), ([], [a, b])):
+    for outputs, named in (
+        ([(a, "x")], [b]),
+        ([(a, "x"), (b, "y"), ("call_zzz", "z")], ["call_zzz"]),
+        ([(a, "x"), (a, "again"), (b, "y")], [a]),
+        ([], [a, b]),
+    ):
         error = assert_error(submit(http, alice, sid, outputs), 400, "invalid_request_error")
         assert all(name in error["message"] for name in named) and "tool_outputs" in error["details"]
     bad = post(http, "/tools/submit", {"session_id": sid}, alice)
@@ -326,8 +377,11 @@ def _racing_submits(app, session_id, call_id, start):
 
 
 def test_racing_submits_one_continues(gateway, upstream):
-    first = ok(invoke(gateway.test_client(), auth(gateway), "[[delay_ms:300]] [[call:get_weather:{}]]"),
-               "requires_action", "tool_calls")
+    first = ok(
+        invoke(gateway.test_client(), auth(gateway), "[[delay_ms:300]] [[call:get_weather:{}]]"),
+        "requires_action",
+        "tool_calls",
+    )
     barrier = threading.Barrier(2)
     post, responses = _racing_submits(gateway, first["session_id"], first["tool_calls"][0]["id"], barrier.wait)
     with serve_app(gateway) as base:
@@ -342,8 +396,11 @@ def test_racing_submits_one_continues(gateway, upstream):
 
 
 def test_submit_while_another_is_under_way_is_409(gateway, upstream):
-    first = ok(invoke(gateway.test_client(), auth(gateway), "[[delay_ms:400]] [[call:get_weather:{}]]"),
-               "requires_action", "tool_calls")
+    first = ok(
+        invoke(gateway.test_client(), auth(gateway), "[[delay_ms:400]] [[call:get_weather:{}]]"),
+        "requires_action",
+        "tool_calls",
+    )
     post, responses = _racing_submits(gateway, first["session_id"], first["tool_calls"][0]["id"], lambda: None)
     with serve_app(gateway) as base:
         leader = threading.Thread(target=post, args=(base,))
@@ -364,8 +421,9 @@ def test_session_expiry(gateway, upstream):
     now[0] += 59
     assert_error(submit(http, headers, first["session_id"], []), 400, "invalid_request_error")  # still alive
     now[0] += 1
-    assert_error(submit(http, headers, first["session_id"], [(first["tool_calls"][0]["id"], "x")]),
-                 404, "not_found_error")
+    assert_error(
+        submit(http, headers, first["session_id"], [(first["tool_calls"][0]["id"], "x")]), 404, "not_found_error"
+    )
     assert upstream.hits("/chat/completions") == 1
 
 
@@ -394,8 +452,9 @@ def test_deadline_stops_new_model_calls(upstream):
     # Each call takes 450 ms (under the 800 ms idle timeout), so the deadline passes after the second call
     # (after the first only on a badly overloaded machine); the fake-clock test below pins the count exactly.
     text = '[[always_call]] [[delay_ms:450]] [[call:calculate:{"expression":"1+1"}]]'
-    body = ok(invoke(app.test_client(), auth(app), text, builtin_tools=True, max_iterations=10),
-              "completed", "deadline")
+    body = ok(
+        invoke(app.test_client(), auth(app), text, builtin_tools=True, max_iterations=10), "completed", "deadline"
+    )
     assert body["iterations"] == len(body["executed_tool_calls"]) == upstream.hits("/chat/completions")
     assert body["iterations"] in (1, 2)
 
@@ -404,13 +463,22 @@ def test_deadline_stops_new_model_calls(upstream):
 
 
 def completion(message, usage=None, finish_reason="stop"):
-    return {"model": "m/x", "choices": [{"finish_reason": finish_reason, "message": message}],
-            "usage": usage or {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3, "cost": 0.1}}
+    return {
+        "model": "m/x",
+        "choices": [{"finish_reason": finish_reason, "message": message}],
+        "usage": usage or {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3, "cost": 0.1},
+    }
 
 
 def calls(*named):
-    return {"role": "assistant", "content": None, "tool_calls": [
-        {"id": f"c{i}", "type": "function", "function": {"name": n, "arguments": a}} for i, (n, a) in enumerate(named)]}
+    return {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": f"c{i}", "type": "function", "function": {"name": n, "arguments": a}}
+            for i, (n, a) in enumerate(named)
+        ],
+    }
 
 
 def session_for(**body):
@@ -482,5 +550,3 @@ def test_store_refuses_bad_sessions():
     sid = store.create(stored(state="completed"))
     with pytest.raises(ConflictError):
         store.claim(sid, "alice")
-
-

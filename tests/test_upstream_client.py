@@ -9,10 +9,16 @@ from upstream.client import OpenRouterClient
 
 
 def client_for(url, key=MOCK_KEY, timeout_ms=120000):
-    return OpenRouterClient({
-        "OPENROUTER_BASE_URL": url, "OPENROUTER_API_KEY": key, "OPENROUTER_CONNECT_TIMEOUT": 1000,
-        "OPENROUTER_TIMEOUT": timeout_ms, "OPENROUTER_SITE_URL": None, "OPENROUTER_SITE_NAME": None,
-    })
+    return OpenRouterClient(
+        {
+            "OPENROUTER_BASE_URL": url,
+            "OPENROUTER_API_KEY": key,
+            "OPENROUTER_CONNECT_TIMEOUT": 1000,
+            "OPENROUTER_TIMEOUT": timeout_ms,
+            "OPENROUTER_SITE_URL": None,
+            "OPENROUTER_SITE_NAME": None,
+        }
+    )
 
 
 def test_get_retries_5xx_then_gives_up(upstream):
@@ -40,6 +46,7 @@ def test_unreachable_and_silent_and_no_key(upstream):
         client_for(f"http://127.0.0.1:{free_port()}/api/v1").post_chat(b"{}")
     with pytest.raises(UpstreamTimeoutError):
         client_for(upstream.url, timeout_ms=200).post_chat(
-            b'{"messages":[{"role":"user","content":"x [[fault:silence]]"}]}')
+            b'{"messages":[{"role":"user","content":"x [[fault:silence]]"}]}'
+        )
     with pytest.raises(ServiceUnavailableError):
         client_for(upstream.url, key=None).post_chat(b"{}")

@@ -59,8 +59,12 @@ def test_usage_totals_after_a_mix_of_calls(usage_app, upstream):
     call(app, "other user", sub="bob")
     client = app.test_client()
     headers = {"Authorization": f"Bearer {token_for(app)}"}
-    with client.post("/api/v2/openrouter/chat/stream", headers=headers, buffered=False,
-                     json={"messages": [{"role": "user", "content": "long [[chunks:20]] [[interval_ms:50]]"}]}) as r:
+    with client.post(
+        "/api/v2/openrouter/chat/stream",
+        headers=headers,
+        buffered=False,
+        json={"messages": [{"role": "user", "content": "long [[chunks:20]] [[interval_ms:50]]"}]},
+    ) as r:
         next(r.response)  # the client reads one event, then goes away
     body = report(app).get_json()
     assert body["object"] == "usage" and body["user"] == "alice" and body["days"] == 7
@@ -104,9 +108,14 @@ def test_vision_audio_and_tool_calls_are_counted(usage_app):
     calls = [
         ("/api/v2/openrouter/vision", {"prompt": "what?", "images": [{"url": "https://example.com/a.png"}]}),
         ("/api/v2/openrouter/audio", {"audio": {"data": b64(WAV), "format": "wav"}}),
-        ("/api/v2/openrouter/tools/invoke", {
-            "model": "openai/gpt-4o", "builtin_tools": ["calculate"],
-            "messages": [{"role": "user", "content": 'sum [[call:calculate:{"expression":"6*7"}]]'}]}),
+        (
+            "/api/v2/openrouter/tools/invoke",
+            {
+                "model": "openai/gpt-4o",
+                "builtin_tools": ["calculate"],
+                "messages": [{"role": "user", "content": 'sum [[call:calculate:{"expression":"6*7"}]]'}],
+            },
+        ),
     ]
     for url, body in calls:
         with client.post(url, json=body, headers=headers) as response:

@@ -27,7 +27,7 @@ def bearer(app, sub="alice"):
 def sse_data(response):
     """The `data:` payloads of an SSE body, in order."""
     text = response.get_data(as_text=True)
-    return [line[len("data: "):] for line in text.splitlines() if line.startswith("data: ")]
+    return [line[len("data: ") :] for line in text.splitlines() if line.startswith("data: ")]
 
 
 def assert_stream(response):
@@ -72,12 +72,23 @@ def alice(gateway):
 
 # --- accepted input reaches OpenRouter as content parts -------------------------------------------------
 
+
 def test_urls_and_data_urls_become_image_parts(api, alice, upstream):
-    response = api.post(URL, headers=alice, json={
-        "prompt": "What is in these?", "system": "Answer briefly.", "max_tokens": 50, "temperature": 0.5,
-        "images": [{"url": "https://example.com/cat.png"}, {"url": PNG_URL, "detail": "low"},
-                   {"url": "http://example.com/dog.jpg?size=large", "detail": "high"}],
-    })
+    response = api.post(
+        URL,
+        headers=alice,
+        json={
+            "prompt": "What is in these?",
+            "system": "Answer briefly.",
+            "max_tokens": 50,
+            "temperature": 0.5,
+            "images": [
+                {"url": "https://example.com/cat.png"},
+                {"url": PNG_URL, "detail": "low"},
+                {"url": "http://example.com/dog.jpg?size=large", "detail": "high"},
+            ],
+        },
+    )
     assert response.status_code == 200, response.get_data(as_text=True)
     answer = response.get_json()
     assert set(answer) == ANSWER_KEYS
@@ -89,11 +100,15 @@ def test_urls_and_data_urls_become_image_parts(api, alice, upstream):
     assert "stream" not in body
     assert body["messages"] == [
         {"role": "system", "content": "Answer briefly."},
-        {"role": "user", "content": [
-            {"type": "text", "text": "What is in these?"},
-            image_part("https://example.com/cat.png"), image_part(PNG_URL, "low"),
-            image_part("http://example.com/dog.jpg?size=large", "high"),
-        ]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "What is in these?"},
+                image_part("https://example.com/cat.png"),
+                image_part(PNG_URL, "low"),
+                image_part("http://example.com/dog.jpg?size=large", "high"),
+            ],
+        },
     ]
     assert upstream.hits(CHAT) == 1 and all("example.com" not in r.path for r in upstream.requests)
 
@@ -108,21 +123,34 @@ def test_every_image_type_as_data_url(api, alice, upstream, kind, data):
 
 def test_multipart_uploads_become_data_urls(api, alice, upstream):
     # The media type comes from the bytes: the part's file name and Content-Type are not trusted.
-    response = api.post(URL, headers=alice, content_type="multipart/form-data", data={
-        "prompt": "Compare them", "detail": "high", "model": "google/gemini-2.5-flash", "system": "Be terse.",
-        "max_tokens": "20", "temperature": "0.3",
-        "image": [(io.BytesIO(PNG), "a.png", "image/png"), (io.BytesIO(JPEG), "b.png", "image/png")],
-    })
+    response = api.post(
+        URL,
+        headers=alice,
+        content_type="multipart/form-data",
+        data={
+            "prompt": "Compare them",
+            "detail": "high",
+            "model": "google/gemini-2.5-flash",
+            "system": "Be terse.",
+            "max_tokens": "20",
+            "temperature": "0.3",
+            "image": [(io.BytesIO(PNG), "a.png", "image/png"), (io.BytesIO(JPEG), "b.png", "image/png")],
+        },
+    )
     assert response.status_code == 200, response.get_data(as_text=True)
     assert set(response.get_json()) == ANSWER_KEYS
     body = upstream.last(CHAT).body
     assert (body["model"], body["max_tokens"], body["temperature"]) == ("google/gemini-2.5-flash", 20, 0.3)
     assert body["messages"] == [
         {"role": "system", "content": "Be terse."},
-        {"role": "user", "content": [
-            {"type": "text", "text": "Compare them"},
-            image_part(PNG_URL, "high"), image_part("data:image/jpeg;base64," + b64(JPEG), "high"),
-        ]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "Compare them"},
+                image_part(PNG_URL, "high"),
+                image_part("data:image/jpeg;base64," + b64(JPEG), "high"),
+            ],
+        },
     ]
 
 
@@ -140,14 +168,19 @@ def test_upstream_error_is_mapped(api, alice, upstream):
 
 # --- refusals, all before any call to OpenRouter ----------------------------------------------------------
 
+
 def url_of(url):
     return {"prompt": "Describe", "images": [{"url": url}]}
 
 
 REFUSED_JSON = [
     ("bad base64", url_of("data:image/png;base64,@@@notbase64@@@"), "images.0.url", "not valid base64"),
-    ("contradicted type", url_of("data:image/jpeg;base64," + b64(PNG)), "images.0.url",
-     "declares image/jpeg but its bytes are image/png"),
+    (
+        "contradicted type",
+        url_of("data:image/jpeg;base64," + b64(PNG)),
+        "images.0.url",
+        "declares image/jpeg but its bytes are image/png",
+    ),
     ("not an image", url_of("data:image/png;base64," + b64(TEXT)), "images.0.url", "not a supported image"),
     ("audio as image", url_of("data:image/png;base64," + b64(WAV)), "images.0.url", "not a supported image"),
     ("svg", url_of("data:image/svg+xml;base64," + b64(b"<svg/>")), "images.0.url", "not an accepted image URL"),
@@ -156,12 +189,20 @@ REFUSED_JSON = [
     ("javascript scheme", url_of("javascript:alert(1)"), "images.0.url", "not an accepted image URL"),
     ("no host", url_of("https:///cat.png"), "images.0.url", "has no host"),
     ("no images", {"prompt": "Describe", "images": []}, "images", "Length must be between 1 and 10"),
-    ("eleven images", {"prompt": "Describe", "images": [{"url": PNG_URL}] * 11}, "images",
-     "Length must be between 1 and 10"),
+    (
+        "eleven images",
+        {"prompt": "Describe", "images": [{"url": PNG_URL}] * 11},
+        "images",
+        "Length must be between 1 and 10",
+    ),
     ("images missing", {"prompt": "Describe"}, "images", "Missing data"),
     ("images not a list", {"prompt": "Describe", "images": PNG_URL}, "images", "Not a valid list"),
-    ("bad detail", {"prompt": "Describe", "images": [{"url": PNG_URL, "detail": "ultra"}]}, "images.0.detail",
-     "Must be one of"),
+    (
+        "bad detail",
+        {"prompt": "Describe", "images": [{"url": PNG_URL, "detail": "ultra"}]},
+        "images.0.detail",
+        "Must be one of",
+    ),
     ("url missing", {"prompt": "Describe", "images": [{"detail": "low"}]}, "images.0.url", "Missing data"),
     ("prompt missing", {"images": [{"url": PNG_URL}]}, "prompt", "Missing data"),
     ("prompt empty", {"prompt": "", "images": [{"url": PNG_URL}]}, "prompt", "Shorter than minimum length 1"),
@@ -175,18 +216,22 @@ REFUSED_JSON = [
 ]
 
 
-@pytest.mark.parametrize("payload,field,message", [case[1:] for case in REFUSED_JSON],
-                         ids=[case[0] for case in REFUSED_JSON])
+@pytest.mark.parametrize(
+    "payload,field,message", [case[1:] for case in REFUSED_JSON], ids=[case[0] for case in REFUSED_JSON]
+)
 def test_refused_json(api, alice, upstream, payload, field, message):
     error = assert_error(api.post(URL, headers=alice, json=payload), 400, "invalid_request_error", message)
     assert list(error["details"]) == [field]
     assert upstream.hits(CHAT) == 0
 
 
-@pytest.mark.parametrize("model,message", [
-    ("openai/gpt-4o-audio-preview", "Model openai/gpt-4o-audio-preview does not accept image input"),
-    ("acme/no-such-model", "Model acme/no-such-model is not in the model catalogue"),
-])
+@pytest.mark.parametrize(
+    "model,message",
+    [
+        ("openai/gpt-4o-audio-preview", "Model openai/gpt-4o-audio-preview does not accept image input"),
+        ("acme/no-such-model", "Model acme/no-such-model is not in the model catalogue"),
+    ],
+)
 def test_model_without_image_input_is_refused(api, alice, upstream, model, message):
     response = api.post(URL, headers=alice, json={**url_of(PNG_URL), "model": model})
     error = assert_error(response, 400, "invalid_request_error", message)
@@ -205,11 +250,19 @@ REFUSED_FORM = [
     ("no file", {"prompt": "Describe"}, "image", "Missing data"),
     ("text instead of file", {"prompt": "Describe", "image": "cat.png"}, "image", "Must be sent as a file"),
     ("not an image", form(image=[(io.BytesIO(TEXT), "a.png")]), "image.0", "not a supported image"),
-    ("second not an image", form(image=[(io.BytesIO(PNG), "a.png"), (io.BytesIO(WAV), "b.png")]), "image.1",
-     "not a supported image"),
+    (
+        "second not an image",
+        form(image=[(io.BytesIO(PNG), "a.png"), (io.BytesIO(WAV), "b.png")]),
+        "image.1",
+        "not a supported image",
+    ),
     ("empty file", form(image=[(io.BytesIO(b""), "a.png")]), "image.0", "image.0 is empty"),
-    ("eleven files", form(image=[(io.BytesIO(PNG), f"{i}.png") for i in range(11)]), "image",
-     "between 1 and 10 files; got 11"),
+    (
+        "eleven files",
+        form(image=[(io.BytesIO(PNG), f"{i}.png") for i in range(11)]),
+        "image",
+        "between 1 and 10 files; got 11",
+    ),
     ("bad detail", form(detail="ultra"), "detail", "Must be one of"),
     ("prompt missing", {"image": [(io.BytesIO(PNG), "a.png")]}, "prompt", "Missing data"),
     ("max_tokens 0", form(max_tokens="0"), "max_tokens", "greater than or equal to 1"),
@@ -221,8 +274,9 @@ REFUSED_FORM = [
 ]
 
 
-@pytest.mark.parametrize("fields,field,message", [case[1:] for case in REFUSED_FORM],
-                         ids=[case[0] for case in REFUSED_FORM])
+@pytest.mark.parametrize(
+    "fields,field,message", [case[1:] for case in REFUSED_FORM], ids=[case[0] for case in REFUSED_FORM]
+)
 def test_refused_multipart(api, alice, upstream, fields, field, message):
     response = api.post(URL, headers=alice, data=fields, content_type="multipart/form-data")
     error = assert_error(response, 400, "invalid_request_error", message)
@@ -230,17 +284,27 @@ def test_refused_multipart(api, alice, upstream, fields, field, message):
     assert upstream.hits(CHAT) == 0
 
 
-@pytest.mark.parametrize("body,content_type,message", [
-    (b"prompt=hi", "application/x-www-form-urlencoded", "as JSON ('Content-Type: application/json') or as multipart"),
-    (b"hello", "text/plain", "or as multipart/form-data"),
-    (b"", None, "or as multipart/form-data"),
-    (b"{not json", "application/json", "not valid JSON"),
-    (b"[1, 2]", "application/json", "must be a JSON object"),
-    (b"garbage", "multipart/form-data; boundary=xyz", "multipart/form-data body is malformed"),
-    (b"--xyz\r\nContent-Disposition: form-data; name=\"prompt\"\r\n\r\nhi", "multipart/form-data; boundary=xyz",
-     "multipart/form-data body is malformed"),
-    (b"--xyz--\r\n", "multipart/form-data", "malformed: Missing boundary"),
-])
+@pytest.mark.parametrize(
+    "body,content_type,message",
+    [
+        (
+            b"prompt=hi",
+            "application/x-www-form-urlencoded",
+            "as JSON ('Content-Type: application/json') or as multipart",
+        ),
+        (b"hello", "text/plain", "or as multipart/form-data"),
+        (b"", None, "or as multipart/form-data"),
+        (b"{not json", "application/json", "not valid JSON"),
+        (b"[1, 2]", "application/json", "must be a JSON object"),
+        (b"garbage", "multipart/form-data; boundary=xyz", "multipart/form-data body is malformed"),
+        (
+            b'--xyz\r\nContent-Disposition: form-data; name="prompt"\r\n\r\nhi',
+            "multipart/form-data; boundary=xyz",
+            "multipart/form-data body is malformed",
+        ),
+        (b"--xyz--\r\n", "multipart/form-data", "malformed: Missing boundary"),
+    ],
+)
 def test_unreadable_bodies(api, alice, upstream, body, content_type, message):
     response = api.post(URL, headers=alice, data=body, content_type=content_type)
     error = assert_error(response, 400, "invalid_request_error", message)
@@ -323,6 +387,7 @@ def test_default_limits_let_a_large_image_through(upstream):
 
 
 # --- streams, quotas, documentation ---------------------------------------------------------------------
+
 
 def test_stream_json_and_multipart(api, alice, upstream):
     with api.post(URL, headers=alice, json={**url_of(PNG_URL), "stream": True}) as response:

@@ -40,8 +40,9 @@ class OpenRouterClient:
     def __init__(self, cfg, pool_size=32):
         self.base_url = cfg["OPENROUTER_BASE_URL"]
         self.api_key = cfg["OPENROUTER_API_KEY"]
-        self.timeout = urllib3.Timeout(connect=cfg["OPENROUTER_CONNECT_TIMEOUT"] / 1000,
-                                       read=cfg["OPENROUTER_TIMEOUT"] / 1000)
+        self.timeout = urllib3.Timeout(
+            connect=cfg["OPENROUTER_CONNECT_TIMEOUT"] / 1000, read=cfg["OPENROUTER_TIMEOUT"] / 1000
+        )
         self.headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
         if self.api_key:
             self.headers["Authorization"] = f"Bearer {self.api_key}"
@@ -60,8 +61,14 @@ class OpenRouterClient:
         started = time.perf_counter()
         try:
             response = self.pool.request(
-                "POST", f"{self.base_url}/chat/completions", body=body, headers=headers, timeout=self.timeout,
-                retries=CONNECT_RETRY, redirect=False, preload_content=not stream,
+                "POST",
+                f"{self.base_url}/chat/completions",
+                body=body,
+                headers=headers,
+                timeout=self.timeout,
+                retries=CONNECT_RETRY,
+                redirect=False,
+                preload_content=not stream,
             )
         except HTTPError as exc:
             error = error_from_exception(exc)
@@ -98,8 +105,9 @@ class OpenRouterClient:
         delay = 0.25
         for attempt in range(attempts):
             try:
-                response = self.pool.request("GET", f"{self.base_url}{path}", headers=self.headers,
-                                             timeout=timeout, retries=False)
+                response = self.pool.request(
+                    "GET", f"{self.base_url}{path}", headers=self.headers, timeout=timeout, retries=False
+                )
                 if response.status < 500 or attempt == attempts - 1:
                     break
             except HTTPError as exc:

@@ -97,8 +97,9 @@ def error_for_status(status, error, headers=None):
     if status == 413:
         return RequestTooLargeError(message, details=details)
     if status == 429:
-        return RateLimitError(f"OpenRouter rate limit: {message}", retry_after=_retry_after(headers, error),
-                              details=details)
+        return RateLimitError(
+            f"OpenRouter rate limit: {message}", retry_after=_retry_after(headers, error), details=details
+        )
     return UpstreamError(f"OpenRouter error ({status}): {message}", details=details, headers=NO_RETRY)
 
 
@@ -124,5 +125,4 @@ def error_from_exception(exc):
         return UpstreamError("OpenRouter is unreachable: could not open a connection")
     if isinstance(reason, ReadTimeoutError):
         return UpstreamTimeoutError("OpenRouter sent nothing within OPENROUTER_TIMEOUT", headers=NO_RETRY)
-    return UpstreamError("The connection to OpenRouter broke before the answer was complete",
-                         headers=NO_RETRY)
+    return UpstreamError("The connection to OpenRouter broke before the answer was complete", headers=NO_RETRY)

@@ -45,7 +45,7 @@ def _events(upstream):
             if end < 0:
                 break
             yield buffer[:end]
-            buffer = buffer[end + 2:]
+            buffer = buffer[end + 2 :]
 
 
 def _chunks(upstream):

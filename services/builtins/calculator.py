@@ -23,7 +23,7 @@ TOOL = function_tool(
         "expression": {
             "type": "string",
             "maxLength": MAX_EXPRESSION_CHARS,
-            "description": "The expression, e.g. \"(17.5 * 3 - 2) / 4\" or \"2**64 % 1000\".",
+            "description": 'The expression, e.g. "(17.5 * 3 - 2) / 4" or "2**64 % 1000".',
         }
     },
     required=["expression"],
@@ -40,8 +40,14 @@ _BINARY = {
 }
 _UNARY = {ast.UAdd: operator.pos, ast.USub: operator.neg}
 _SYMBOLS = {
-    ast.BitXor: "^", ast.BitAnd: "&", ast.BitOr: "|", ast.LShift: "<<", ast.RShift: ">>", ast.MatMult: "@",
-    ast.Invert: "~", ast.Not: "not",
+    ast.BitXor: "^",
+    ast.BitAnd: "&",
+    ast.BitOr: "|",
+    ast.LShift: "<<",
+    ast.RShift: ">>",
+    ast.MatMult: "@",
+    ast.Invert: "~",
+    ast.Not: "not",
 }
 
 

@@ -17,8 +17,8 @@ TOOL = function_tool(
         "timezone": {
             "type": "string",
             "maxLength": 64,
-            "description": "IANA time zone name such as \"Europe/Paris\", \"America/New_York\" or "
-            "\"Asia/Tokyo\" (not an abbreviation like EST). Defaults to \"UTC\".",
+            "description": 'IANA time zone name such as "Europe/Paris", "America/New_York" or '
+            '"Asia/Tokyo" (not an abbreviation like EST). Defaults to "UTC".',
         }
     },
 )
@@ -37,7 +37,7 @@ def resolve_zone(name, field="timezone"):
     if canonical is None:
         raise ToolError(
             f"unknown time zone {name!r} in '{field}'; use an IANA name such as \"UTC\", "
-            "\"Europe/London\" or \"America/Los_Angeles\""
+            '"Europe/London" or "America/Los_Angeles"'
         )
     return zoneinfo.ZoneInfo(canonical)
 

@@ -17,8 +17,8 @@ _AMOUNT_LIMITS = {
     "minutes": 5_270_400_000,
 }
 _DATE_HELP = (
-    "ISO 8601 date (\"2024-03-15\") or datetime (\"2024-03-15T14:30:00\", optionally with an offset such "
-    "as \"+02:00\" or \"Z\"), or \"today\" / \"now\" (UTC)"
+    'ISO 8601 date ("2024-03-15") or datetime ("2024-03-15T14:30:00", optionally with an offset such '
+    'as "+02:00" or "Z"), or "today" / "now" (UTC)'
 )
 
 
@@ -59,8 +59,12 @@ def date_calculate(operation, date, other_date=None, now=None, **amounts):
     sign = -1 if operation == "subtract" else 1
     result = _shift(start, {name: sign * amount for name, amount in amounts.items()})
     has_time = has_time or bool(amounts.get("hours") or amounts.get("minutes"))
-    return {"operation": operation, "date": _format(start, has_time), "result": _format(result, has_time),
-            "weekday": WEEKDAYS[result.weekday()]}
+    return {
+        "operation": operation,
+        "date": _format(start, has_time),
+        "result": _format(result, has_time),
+        "weekday": WEEKDAYS[result.weekday()],
+    }
 
 
 def _parse(text, field, now):
@@ -129,12 +133,19 @@ def _difference(start, end, has_time):
     sign = -1 if delta < timedelta(0) else 1
     weeks, days = divmod(abs(delta).days, 7)
     seconds = delta.days * 86_400 + delta.seconds + delta.microseconds / 1e6
-    output.update({
-        "from": _format(start, has_time), "to": _format(end, has_time), "days": sign * abs(delta).days,
-        "weeks": sign * weeks, "remaining_days": sign * days, "calendar": _calendar_parts(start, end),
-        "total_hours": _exact(seconds / 3600), "total_minutes": _exact(seconds / 60),
-        "total_seconds": _exact(seconds),
-    })
+    output.update(
+        {
+            "from": _format(start, has_time),
+            "to": _format(end, has_time),
+            "days": sign * abs(delta).days,
+            "weeks": sign * weeks,
+            "remaining_days": sign * days,
+            "calendar": _calendar_parts(start, end),
+            "total_hours": _exact(seconds / 3600),
+            "total_minutes": _exact(seconds / 60),
+            "total_seconds": _exact(seconds),
+        }
+    )
     return output
 
 

@@ -14,7 +14,7 @@ _UNITS = {
         "cm": (0.01, "centimeter,centimetre"),
         "m": (1, "meter,metre"),
         "km": (1000, "kilometer,kilometre"),
-        "in": (0.0254, "inch,inches,\""),
+        "in": (0.0254, 'inch,inches,"'),
         "ft": (0.3048, "foot,feet,'"),
         "yd": (0.9144, "yard"),
         "mi": (1609.344, "mile"),
@@ -97,8 +97,8 @@ TOOL = function_tool(
     "(bit, B, KB/MB/GB/TB = powers of 1000, KiB/MiB/GiB/TiB = powers of 1024, Kbit/Mbit/Gbit).",
     {
         "value": {"type": "number", "minimum": -MAX_VALUE, "maximum": MAX_VALUE, "description": "Amount"},
-        "from_unit": {"type": "string", "maxLength": 40, "description": "Unit of the value, e.g. \"km\"."},
-        "to_unit": {"type": "string", "maxLength": 40, "description": "Unit to convert to, e.g. \"mi\"."},
+        "from_unit": {"type": "string", "maxLength": 40, "description": 'Unit of the value, e.g. "km".'},
+        "to_unit": {"type": "string", "maxLength": 40, "description": 'Unit to convert to, e.g. "mi".'},
     },
     required=["value", "from_unit", "to_unit"],
 )
@@ -113,13 +113,20 @@ def convert_units(value, from_unit, to_unit):
             f"accepted {source[0]} units: {_accepted(source[0])}"
         )
     category = source[0]
-    result = _temperature(value, source[1], target[1]) if category == "temperature" else (
-        value * _UNITS[category][source[1]][0] / _UNITS[category][target[1]][0]
+    result = (
+        _temperature(value, source[1], target[1])
+        if category == "temperature"
+        else (value * _UNITS[category][source[1]][0] / _UNITS[category][target[1]][0])
     )
     if not math.isfinite(result):
         raise ToolError("result is too large")
-    return {"value": value, "from_unit": source[1], "to_unit": target[1], "result": _round(result),
-            "category": category}
+    return {
+        "value": value,
+        "from_unit": source[1],
+        "to_unit": target[1],
+        "result": _round(result),
+        "category": category,
+    }
 
 
 def _lookup(unit, field):
