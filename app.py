@@ -3,14 +3,16 @@
 import logging
 import time
 
-from flask import Flask
+from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import RequestRedirect
 
 import logs
+import redaction
 from auth import init_jwt, resolve_jwt_settings
 from cli import register_cli
 from config import Config
-from errors import register_error_handlers
+from errors import NotFoundError, register_error_handlers
 from extensions import jwt, limiter
 from quotas import rate_limit_headers
 from services.catalogue import ModelCatalogue
@@ -30,8 +32,13 @@ def create_app(config=None):
     """Build the gateway; `config` is a Config instance or class (default: from the environment)."""
     cfg = config() if isinstance(config, type) else (config or Config())
     cfg.validate()
+    redaction.register(cfg.OPENROUTER_API_KEY)  # errors and log lines never carry it
     logs.configure_logging(cfg)
     app = Flask(__name__)
+    # A JSON API never redirects: `//chat/completions` is a 404, not a 308 whose Location a spoofed
+    # X-Forwarded-Host chooses (an open redirect). Set before any rule is added; rules read them when bound.
+    app.url_map.merge_slashes = False
+    app.url_map.redirect_defaults = False
     app.config.from_object(cfg)
     app.config["VERSION"] = VERSION
     app.json.sort_keys = False
@@ -60,6 +67,7 @@ def create_app(config=None):
     register_error_handlers(app)
     _init_services(app)
     app.before_request(logs.start_request)
+    app.before_request(refuse_redirects)
     app.after_request(rate_limit_headers)
     app.after_request(logs.finish_request)
     _register_blueprints(app, cfg)
@@ -98,6 +106,12 @@ def _init_services(app):
         app.extensions["tool_sessions"] = MemorySessionStore(ttl=app.config["TOOL_SESSION_TTL"])
     if app.config["RATELIMIT_STORAGE_URI"] not in (LEAN_MEMORY, redis_url):
         checks["rate_limit_storage"] = _limiter_check
+
+
+def refuse_redirects():
+    """Any redirect routing would still answer (a rule ending in `/` asked without it) is a JSON 404."""
+    if isinstance(request.routing_exception, RequestRedirect):
+        raise NotFoundError("No such route; see /api/v2/openrouter/docs")
 
 
 def _limiter_check():

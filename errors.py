@@ -1,5 +1,9 @@
 """One exception tree for every error the gateway answers, rendered by one handler in API.md's envelope."""
 
+import math
+
+from redaction import redact, redact_value
+
 
 class ApiError(Exception):
     """Base of every error answered to a caller: status, `type`, message, optional details and headers."""
@@ -8,9 +12,11 @@ class ApiError(Exception):
     type = "internal_error"
 
     def __init__(self, message, details=None, headers=None, status=None):
+        # Messages and details may quote upstream text: no credential reaches a caller, a log or a traceback.
+        message = redact(message)
         super().__init__(message)
         self.message = message
-        self.details = details
+        self.details = redact_value(details) if details else details
         self.headers = dict(headers or {})
         if status is not None:
             self.status = status
@@ -59,15 +65,20 @@ class RequestTooLargeError(ApiError):
     type = "request_too_large"
 
 
+MAX_RETRY_AFTER = 86400  # a day: an upstream's absurd value (1e308, inf) must not become ours
+
+
 class RateLimitError(ApiError):
-    """429; always carries a whole `Retry-After` of at least one second."""
+    """429; always carries a whole `Retry-After` of at least one second (a fraction rounds up)."""
 
     status = 429
     type = "rate_limit_error"
 
     def __init__(self, message, retry_after=1, details=None, headers=None):
         headers = dict(headers or {})
-        headers["Retry-After"] = str(max(1, int(-(-float(retry_after) // 1))))
+        seconds = float(retry_after)
+        seconds = min(seconds, MAX_RETRY_AFTER) if math.isfinite(seconds) else 1
+        headers["Retry-After"] = str(max(1, math.ceil(seconds)))
         super().__init__(message, details=details, headers=headers)
 
 

@@ -9,6 +9,7 @@ import uuid
 import orjson
 from flask import g, has_request_context, request
 
+import redaction
 from metrics import observe_request
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -52,20 +53,50 @@ class JsonFormatter(logging.Formatter):
 
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+# Control characters (and backslash, so an escape cannot be faked either) as visible escapes.
+_ESCAPES = {code: f"\\x{code:02x}" for code in [*range(0x20), *range(0x7F, 0xA0)]}
+_ESCAPES.update({ord("\\"): "\\\\", ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
+_ESCAPES.update({0x2028: "\\u2028", 0x2029: "\\u2029"})
+
+
+def escape_text(text):
+    """One log field on one line: a `%0A` in a path cannot start a forged log line."""
+    return text.translate(_ESCAPES)
+
+
+class TextFormatter(logging.Formatter):
+    """TEXT_FORMAT with every record on one line; a traceback's lines are indented under their record."""
+
+    def __init__(self):
+        super().__init__(TEXT_FORMAT)
+
+    def format(self, record):
+        record.message = escape_text(record.getMessage())
+        record.asctime = self.formatTime(record)
+        parts = [self.formatMessage(record)]
+        if record.exc_info:  # formatted afresh: another handler may have cached an unindented copy
+            parts.append(_indented(self.formatException(record.exc_info)))
+        if record.stack_info:
+            parts.append(_indented(self.formatStack(record.stack_info)))
+        return "\n".join(parts)
+
+
+def _indented(block):
+    """Continuation lines start with spaces, so none of them can pass for a record of its own."""
+    return "\n".join("    " + escape_text(line) for line in block.splitlines())
 
 
 class RedactingFormatter(logging.Formatter):
-    """Wraps a formatter so that no secret (the OpenRouter key) survives into a log line."""
+    """Wraps a formatter so that no secret (the OpenRouter key, any bearer token) survives into a log line."""
 
     def __init__(self, inner, secrets):
         super().__init__()
-        self.inner, self.secrets = inner, [s for s in secrets if s]
+        self.inner = inner
+        for secret in secrets:
+            redaction.register(secret)
 
     def format(self, record):
-        line = self.inner.format(record)
-        for secret in self.secrets:
-            line = line.replace(secret, "[REDACTED]")
-        return line
+        return redaction.redact(self.inner.format(record))
 
 
 def configure_logging(cfg):
@@ -78,7 +109,7 @@ def configure_logging(cfg):
         handler._gateway = True
         handler.addFilter(RequestIdFilter())
         root.addHandler(handler)
-    inner = JsonFormatter() if cfg.LOG_FORMAT == "json" else logging.Formatter(TEXT_FORMAT)
+    inner = JsonFormatter() if cfg.LOG_FORMAT == "json" else TextFormatter()
     handler.setFormatter(RedactingFormatter(inner, [cfg.OPENROUTER_API_KEY]))
     logging.Formatter.converter = time.gmtime
 

@@ -9,6 +9,7 @@ from flask import Response, current_app, g, request
 from auth import end_user_id
 from errors import NO_RETRY, UpstreamError
 from metrics import FIRST_CHUNK, STREAMS, observe_usage
+from redaction import redact_secrets
 from services.chat import upstream_request
 from services.redis_errors import redis_errors
 from services.usage import amounts
@@ -36,9 +37,10 @@ def complete(body):
     started = time.perf_counter()
     upstream = client.post_chat(payload)
     waited = time.perf_counter() - started
-    completion = _parse_completion(upstream.data)
+    content = redact_secrets(upstream.data)  # passed on as it is: an echoed key must not go with it
+    completion = _parse_completion(content)
     record_usage(completion.get("model") or requested_model(body), completion.get("usage"))
-    return upstream.data, completion, waited
+    return content, completion, waited
 
 
 def requested_model(body):

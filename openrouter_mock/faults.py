@@ -41,13 +41,24 @@ BEHAVIOUR_FAULTS = (
 FAULTS = ERROR_FAULTS + BEHAVIOUR_FAULTS
 
 _MARKER = re.compile(r"\[\[(fault|delay_ms|chunks|interval_ms):([^\]]*)\]\]")
+_RETRY_AFTER = re.compile(r"\[\[retry_after:([^\]]*)\]\]")
 _CALL = re.compile(r"\[\[call:([A-Za-z0-9_.\-]+)(?::(.*?))?\]\]", re.S)
 
 
 class Markers:
     """Directives found in the last user message text."""
 
-    __slots__ = ("fault", "delay_ms", "chunks", "interval_ms", "keepalive", "always_call", "calls")
+    __slots__ = (
+        "fault",
+        "delay_ms",
+        "chunks",
+        "interval_ms",
+        "keepalive",
+        "always_call",
+        "calls",
+        "echo_auth",
+        "retry_after",
+    )
 
     def __init__(self, text: str = ""):
         self.fault = None
@@ -57,6 +68,8 @@ class Markers:
         self.keepalive = False
         self.always_call = False
         self.calls = []  # (name, raw arguments string or None)
+        self.echo_auth = False
+        self.retry_after = None  # `[[retry_after:1.5]]`: the 429 faults send this Retry-After value verbatim
         if "[[" not in text:
             return
         for key, value in _MARKER.findall(text):
@@ -73,6 +86,9 @@ class Markers:
                 setattr(self, key, number)
         self.keepalive = "[[keepalive]]" in text
         self.always_call = "[[always_call]]" in text
+        self.echo_auth = "[[echo_auth]]" in text
+        retry_after = _RETRY_AFTER.search(text)
+        self.retry_after = retry_after.group(1) if retry_after else None
         # finditer keeps "no arguments given" (None) distinct from empty arguments.
         self.calls = [(m.group(1), m.group(2)) for m in _CALL.finditer(text)]
 
@@ -222,3 +238,21 @@ def mid_stream_error() -> dict:
         "message": "Provider returned error",
         "metadata": {"error_type": "provider_unavailable", "provider_code": "upstream_error"},
     }
+
+
+def echo_auth(body: dict, auth: str) -> dict:
+    """`[[echo_auth]]`: the error quotes the Authorization header received, as a misconfigured proxy might.
+
+    It lands in every text a gateway might pass on: the message and metadata raw, provider_name and reasons
+    (of the top-level error and of any choice's error).
+    """
+    errors = [body.get("error")] + [c.get("error") for c in body.get("choices") or () if isinstance(c, dict)]
+    for error in errors:
+        if not isinstance(error, dict):
+            continue
+        error["message"] = f"{error.get('message')} (received Authorization: {auth})"
+        meta = error.get("metadata") if isinstance(error.get("metadata"), dict) else {}
+        meta.update(raw=f"proxy echo: Authorization: {auth}", provider_name=f"Echo ({auth})")
+        meta["reasons"] = [*meta.get("reasons", ()), f"header {auth}"] if "reasons" in meta else meta.get("reasons")
+        error["metadata"] = {key: value for key, value in meta.items() if value is not None}
+    return body

@@ -243,7 +243,9 @@ class Handler(BaseHTTPRequestHandler):
             return None
         if fault in faults.ERROR_FAULTS:
             status, err, headers = faults.error_response(fault, plan.model, plan.user_text)
-            return self._json(status, err, headers)
+            if status == 429 and plan.markers.retry_after is not None:
+                headers = {**headers, "Retry-After": plan.markers.retry_after}
+            return self._json(status, self._echo(plan, err), headers)
         if fault == "silence" or (fault == "stream-stall" and not plan.stream):
             return self._silence()
         if fault == "drop" or (fault == "stream-drop" and not plan.stream):
@@ -251,11 +253,19 @@ class Handler(BaseHTTPRequestHandler):
         if plan.stream:
             return self._stream(plan)
         if fault == "invalid-json":
-            return self._send(200, NOT_JSON)
+            return self._send(200, NOT_JSON + self._echo(plan, b""))
         if fault == "error-200":
-            return self._json(200, faults.error_200_body(plan.model))
+            return self._json(200, self._echo(plan, faults.error_200_body(plan.model)))
         finish_error = fault in ("finish-error", "stream-error")
-        return self._json(200, encode.completion(plan, finish_error), {"X-Generation-Id": plan.id})
+        completion = self._echo(plan, encode.completion(plan, finish_error))
+        return self._json(200, completion, {"X-Generation-Id": plan.id})
+
+    def _echo(self, plan, body):
+        """With `[[echo_auth]]`, the body quotes the Authorization header this request carried."""
+        if not plan.markers.echo_auth:
+            return body
+        auth = self.headers.get("Authorization") or ""
+        return f"<!-- Authorization: {auth} -->".encode() if isinstance(body, bytes) else faults.echo_auth(body, auth)
 
     def _event(self, data: bytes) -> bool:
         """Write one SSE event as one HTTP chunk and record it; False if the client is gone."""
@@ -294,7 +304,8 @@ class Handler(BaseHTTPRequestHandler):
         if not self._event(COMMENT):
             return None
         if fault in ("error-200", "invalid-json"):
-            bad = encode.sse(faults.error_200_body(plan.model)) if fault == "error-200" else b"data: {not json\n\n"
+            bad = encode.sse(self._echo(plan, faults.error_200_body(plan.model)))
+            bad = bad if fault == "error-200" else b"data: {not json" + self._echo(plan, b"") + b"\n\n"
             if self._event(bad) and (fault == "error-200" or self._event(DONE)):
                 self._end()
             return None
@@ -306,7 +317,10 @@ class Handler(BaseHTTPRequestHandler):
             if not (self._gap(markers) and self._event(ev)):
                 return None
         if fault in ("stream-error", "finish-error"):
-            if self._event(encode.error_event(plan)):
+            event = encode.error_event(plan)
+            if plan.markers.echo_auth:
+                event = encode.sse(self._echo(plan, loads(event[6:])))
+            if self._event(event):
                 self._end()
         elif fault == "stream-drop":
             self._drop()

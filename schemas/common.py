@@ -7,6 +7,10 @@ from marshmallow import INCLUDE, Schema, ValidationError, fields
 from errors import ApiError, InvalidRequestError, RequestTooLargeError, validation_error
 
 SEND_JSON = "Send the body as JSON with 'Content-Type: application/json'"
+# Objects and arrays inside one body. Pass-through JSON (provider, message extras, tool parameters, content
+# parts, tool outputs) is re-serialised with orjson, which refuses more than 254 levels: the gateway's own
+# wrappers (tool sessions, the upstream request) must stay far below that, and no real request comes near 64.
+MAX_JSON_DEPTH = 64
 
 
 def json_body():
@@ -21,8 +25,24 @@ def json_body():
             raise InvalidRequestError("Request body is not valid JSON") from None
         if not isinstance(body, dict):
             raise InvalidRequestError("Request body must be a JSON object")
+        check_nesting(body)
         g.json_body = body
     return body
+
+
+def check_nesting(body, limit=MAX_JSON_DEPTH):
+    """400 naming the field where `body` nests objects/arrays more than `limit` levels deep (the body is 1)."""
+    pending = [(body, 1, ())]
+    while pending:
+        value, depth, path = pending.pop()
+        if depth > limit:
+            field = ".".join(str(part) for part in path[:4]) + (".…" if len(path) > 4 else "")
+            problem = f"Nested more than {limit} levels deep (objects and arrays)."
+            raise InvalidRequestError(f"{field}: {problem}", details={field: [problem]})
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            if isinstance(item, dict | list):
+                pending.append((item, depth + 1, (*path, key)))
 
 
 def _body_bytes():

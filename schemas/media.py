@@ -1,5 +1,7 @@
 """Vision and audio requests: JSON and multipart schemas, and reading either kind of body into one shape."""
 
+import re
+
 from flask import request
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
 from werkzeug.datastructures import FileStorage
@@ -10,6 +12,7 @@ from schemas.common import SSE_EVENT, json_body
 from services.media import AUDIO_FORMATS, IMAGE_TYPES
 from services.media_requests import AUDIO_TASKS, IMAGE_DETAILS, MAX_IMAGES
 
+MAX_FORM_INT = 2**31 - 1  # beyond any model's output limit, within every JSON parser's exact range
 SEND_MEDIA = "Send the body as JSON ('Content-Type: application/json') or as multipart/form-data"
 BINARY = {"type": "string", "format": "binary"}
 
@@ -46,11 +49,26 @@ class _JsonGeneration(_Strict):
     stream = Bool(load_default=False)
 
 
+class FormInteger(fields.Integer):
+    """A whole number in a form field: ASCII digits only (int() would also take "1_000", " 7" or "٣") and
+    bounded, so 2**64 is a 400 naming the field rather than a number nothing downstream can serialise."""
+
+    DIGITS = re.compile(r"-?[0-9]{1,18}")
+
+    def __init__(self, low, high, **kwargs):
+        super().__init__(strict=False, validate=validate.Range(low, high), **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str) or not self.DIGITS.fullmatch(value):
+            raise ValidationError("Not a valid integer (digits only, at most 18).")
+        return int(value)
+
+
 class _FormGeneration(_Strict):
     """The same fields in a form, where every value is a string to parse."""
 
     model = ModelId(metadata={"description": "defaults to the endpoint's default model"})
-    max_tokens = fields.Integer(validate=validate.Range(min=1))
+    max_tokens = FormInteger(1, MAX_FORM_INT)
     temperature = fields.Float(validate=validate.Range(0, 2))
     stream = fields.Boolean(load_default=False)
 

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 import orjson
 
 from errors import NO_RETRY, InvalidRequestError, UpstreamError
-from services.builtins import BUILTIN_TOOLS, run_builtin
+from services.builtins import BUILTIN_TOOLS, json_safe, run_builtin
 from services.tool_sessions import COMPLETED, REQUIRES_ACTION
+from upstream.errors import describe
 
 DEFAULT_MAX_ITERATIONS = 5
 # The invoke fields that configure the loop rather than the chat request sent upstream.
@@ -124,7 +125,7 @@ def _assistant_message(completion):
     choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
     if choice.get("finish_reason") == "error":
         error = choice.get("error") if isinstance(choice.get("error"), dict) else {}
-        raise UpstreamError(f"The model call failed: {error.get('message') or 'finish_reason error'}", headers=NO_RETRY)
+        raise UpstreamError(f"The model call failed: {describe(error, 'finish_reason error')}", headers=NO_RETRY)
     message = choice.get("message")
     if not isinstance(message, dict):
         raise UpstreamError("OpenRouter answered without an assistant message", headers=NO_RETRY)
@@ -168,7 +169,7 @@ def _tool_message(call_id, content):
 
 def _as_text(value):
     """A tool result as the text of a tool message: strings as they are, anything else as JSON."""
-    return value if isinstance(value, str) else orjson.dumps(value).decode()
+    return value if isinstance(value, str) else orjson.dumps(json_safe(value)).decode()
 
 
 def answer(session_id, session, result):

@@ -6,6 +6,7 @@ import threading
 import uuid
 from datetime import UTC, datetime
 
+import orjson
 import pytest
 
 from services.builtins import BUILTIN_NAMES, BUILTIN_TOOLS, run_builtin
@@ -98,7 +99,10 @@ CALCULATIONS = [
     ("-2 ** 2", -4),
     ("2 ** 3 ** 2", 512),
     ("2 ** -1", 0.5),
-    ("2 ** 64", 18446744073709551616),
+    ("2 ** 64", "18446744073709551616"),  # outside 64 bits: the exact digits, as a string
+    ("2 ** 63 - 1", 9223372036854775807),
+    ("-2 ** 63", -9223372036854775808),
+    ("-2 ** 63 - 1", "-9223372036854775809"),
     ("2**64 % 1000", 616),
     ("0.1 + 0.2", 0.3),
     ("1e3 * 2", 2000.0),
@@ -470,8 +474,8 @@ def test_text_statistics_is_linear_on_pathological_text(text):
 
 def test_largest_allowed_results_are_returned_and_serialisable():
     result = run_bounded("calculate", _expression("2**9999"))
-    assert result["output"]["result"] == 2**9999
-    json.dumps(result)
+    assert result["output"]["result"] == str(2**9999)
+    orjson.dumps(result)  # the tool loop's serialiser, which refuses integers outside 64 bits
 
 
 def test_naive_injected_clock_is_taken_as_utc():

@@ -1,6 +1,8 @@
 """One place that turns OpenRouter's failures into the gateway's errors (API.md's error table)."""
 
+import math
 import time
+from email.utils import parsedate_to_datetime
 
 import orjson
 from urllib3.exceptions import (
@@ -20,6 +22,7 @@ from errors import (
     UpstreamError,
     UpstreamTimeoutError,
 )
+from redaction import redact_value
 
 PROVIDER_ERROR = "Provider returned error"
 
@@ -55,6 +58,7 @@ def upstream_details(error):
 
 def describe(error, fallback):
     """OpenRouter's message, with `metadata.raw` when the message is only 'Provider returned error'."""
+    error = redact_value(error)  # before any cut, which could leave part of a key that no longer matches
     message = error.get("message") if isinstance(error.get("message"), str) else fallback
     raw = (error.get("metadata") or {}).get("raw") if isinstance(error.get("metadata"), dict) else None
     if message == PROVIDER_ERROR and raw:
@@ -63,23 +67,39 @@ def describe(error, fallback):
 
 
 def _retry_after(headers, error):
-    """Seconds to wait: OpenRouter's Retry-After, else its X-RateLimit-Reset (epoch ms), else 1."""
+    """Seconds to wait: OpenRouter's Retry-After (seconds, maybe fractional, or an HTTP date), else its
+    X-RateLimit-Reset (epoch ms), else 1. RateLimitError rounds up and bounds whatever comes out."""
     value = headers.get("Retry-After") if headers else None
-    try:
-        return max(1.0, float(value))
-    except (TypeError, ValueError):
-        pass
+    seconds = _seconds(value) if value else None
+    if seconds is None:
+        seconds = _date_seconds(value)
+    if seconds is not None:
+        return max(1.0, seconds)
     meta = error.get("metadata") if isinstance(error.get("metadata"), dict) else {}
     limits = meta.get("headers") if isinstance(meta.get("headers"), dict) else {}
-    reset = limits.get("X-RateLimit-Reset")
+    reset = _seconds(limits.get("X-RateLimit-Reset"))
+    return max(1.0, reset / 1000 - time.time()) if reset is not None else 1.0
+
+
+def _seconds(value):
+    """A finite number from a header value, else None ("1.5" → 1.5; "inf", "nan", "soon" → None)."""
     try:
-        return max(1.0, float(reset) / 1000 - time.time())
+        number = float(value)
     except (TypeError, ValueError):
-        return 1.0
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _date_seconds(value):
+    try:
+        return parsedate_to_datetime(value).timestamp() - time.time()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
 
 
 def error_for_status(status, error, headers=None):
     """Our error for an OpenRouter status and its parsed `error` object."""
+    error = redact_value(error)
     message = describe(error, f"OpenRouter answered HTTP {status}")
     details = upstream_details(error)
     if status in (400, 404, 422):

@@ -26,7 +26,9 @@ _FAILURES = (
     (MemoryError, "input is too large to compute"),
 )
 
-__all__ = ["BUILTIN_NAMES", "BUILTIN_TOOLS", "run_builtin"]
+__all__ = ["BUILTIN_NAMES", "BUILTIN_TOOLS", "json_safe", "run_builtin"]
+# Integers every JSON serialiser on the way carries exactly (orjson refuses anything outside 64 bits).
+INT64 = range(-(2**63), 2**63)
 
 
 def run_builtin(name, arguments, now=None):
@@ -47,7 +49,18 @@ def _run(name, arguments, now):
     definition, runner = _REGISTRY[name]
     args = parse_arguments(arguments)
     validate(args, definition["function"]["parameters"])
-    output = runner(args, now)
-    # Refuses NaN/infinity and integers beyond the int-to-string limit before the caller serialises them.
+    output = json_safe(runner(args, now))
+    # Refuses NaN/infinity before the caller serialises them.
     json.dumps(output, allow_nan=False)
     return output
+
+
+def json_safe(value):
+    """`value` as any JSON serialiser can carry it: integers outside 64 bits become exact decimal strings."""
+    if type(value) is int:
+        return value if value in INT64 else str(value)
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    return value

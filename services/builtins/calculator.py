@@ -18,7 +18,8 @@ TOOL = function_tool(
     "Evaluate an arithmetic expression exactly and return its numeric result. Supports integers and "
     "decimals (e.g. 2.5, 1e-3), parentheses, unary + and -, and the operators + - * / (true division), "
     "// (floor division), % (modulo) and ** (power; ^ is NOT power). No variables, functions, constants "
-    "like pi, or units. Integer arithmetic is exact; results larger than about 3,000 digits are refused.",
+    "like pi, or units. Integer arithmetic is exact; an integer result outside the 64-bit range is returned "
+    "as a string of its exact decimal digits, and results larger than about 3,000 digits are refused.",
     {
         "expression": {
             "type": "string",
@@ -57,6 +58,8 @@ def calculate(expression):
     if type(result) is float:
         # 15 significant digits hide binary noise (0.1 + 0.2 -> 0.3) and keep every meaningful digit.
         result = float(f"{result:.15g}")
+    elif not -(2**63) <= result < 2**63:
+        result = str(result)  # exact, where a JSON number that large would be refused or rounded on the way
     return {"expression": expression, "result": result}
 
 
