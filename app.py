@@ -19,7 +19,7 @@ from services.catalogue import ModelCatalogue
 from services.concurrency import LocalConcurrency, RedisConcurrency
 from services.health import UpstreamProbe, is_loopback
 from services.quota_storage import LEAN_MEMORY
-from services.tool_sessions import MemorySessionStore, RedisSessionStore
+from services.tool_sessions import MemorySessionStore
 from services.usage import MemoryUsage, RedisUsage
 from upstream.client import OpenRouterClient
 
@@ -89,21 +89,23 @@ def _init_services(app):
     memory_ok = lambda: {"status": "ok", "backend": "memory"}  # noqa: E731
     checks = app.extensions["storage_checks"] = {"rate_limit_storage": memory_ok, "session_store": memory_ok}
     redis_url = app.config["REDIS_URL"]
+    caps = {"max_per_user": app.config["MAX_TOOL_SESSIONS_PER_USER"], "max_bytes": app.config["MAX_TOOL_SESSION_BYTES"]}
     if redis_url:
-        from services.redis_state import make_redis, redis_check  # redis is loaded only when configured
+        from services.redis_sessions import RedisSessionStore  # redis is loaded only when configured
+        from services.redis_state import make_redis, redis_check
 
         shared = app.extensions["redis"] = make_redis(redis_url)
         app.extensions["concurrency"] = RedisConcurrency(shared)
         app.extensions["usage"] = RedisUsage(shared)
         lease = 2 * app.config["OPENROUTER_TIMEOUT"] / 1000 + 30  # a submit's model calls stop by the deadline
-        app.extensions["tool_sessions"] = RedisSessionStore(shared, app.config["TOOL_SESSION_TTL"], lease)
+        app.extensions["tool_sessions"] = RedisSessionStore(shared, app.config["TOOL_SESSION_TTL"], lease, **caps)
         checks["session_store"] = lambda: redis_check(shared)
         if app.config["RATELIMIT_STORAGE_URI"] == redis_url:  # one Redis: one ping answers for both
             checks["rate_limit_storage"] = checks["session_store"]
     else:
         app.extensions["concurrency"] = LocalConcurrency()
         app.extensions["usage"] = MemoryUsage()
-        app.extensions["tool_sessions"] = MemorySessionStore(ttl=app.config["TOOL_SESSION_TTL"])
+        app.extensions["tool_sessions"] = MemorySessionStore(ttl=app.config["TOOL_SESSION_TTL"], **caps)
     if app.config["RATELIMIT_STORAGE_URI"] not in (LEAN_MEMORY, redis_url):
         checks["rate_limit_storage"] = _limiter_check
 

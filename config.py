@@ -87,6 +87,8 @@ class Config:
         self.MAX_AUDIO_BYTES = _int(env, "MAX_AUDIO_BYTES", 15 * MIB)
         self.MODELS_CACHE_TTL = _float(env, "MODELS_CACHE_TTL", 300.0)
         self.TOOL_SESSION_TTL = _int(env, "TOOL_SESSION_TTL", 900)
+        self.MAX_TOOL_SESSIONS_PER_USER = _int(env, "MAX_TOOL_SESSIONS_PER_USER", 16)
+        self.MAX_TOOL_SESSION_BYTES = _int(env, "MAX_TOOL_SESSION_BYTES", 8 * MIB)
         self.USER_DAILY_BUDGET_USD = _float(env, "USER_DAILY_BUDGET_USD", None)
         self.METRICS_TOKEN = get("METRICS_TOKEN") or None
         self.TRUSTED_PROXIES = _int(env, "TRUSTED_PROXIES", 1)
@@ -127,6 +129,8 @@ class Config:
             raise ConfigError("JWT_SECRET_KEY must be at least 32 bytes in production")
         if self.LOG_FORMAT not in {"json", "text"}:
             raise ConfigError("LOG_FORMAT must be json or text")
+        if self.MAX_TOOL_SESSIONS_PER_USER < 1 or self.MAX_TOOL_SESSION_BYTES < 1024:
+            raise ConfigError("MAX_TOOL_SESSIONS_PER_USER must be at least 1 and MAX_TOOL_SESSION_BYTES at least 1024")
         if self.OPENROUTER_TIMEOUT <= 0 or self.OPENROUTER_CONNECT_TIMEOUT <= 0:
             raise ConfigError("OPENROUTER_TIMEOUT and OPENROUTER_CONNECT_TIMEOUT must be positive")
         return self

@@ -35,8 +35,9 @@ def invoke():
     """Start a function-calling conversation; built-ins run on the server."""
     body = load(INVOKE_REQUEST, json_body())
     store = current_app.extensions["tool_sessions"]
-    store.ensure_available()  # a session that cannot be stored must not cost a model call first
     session = tool_loop.new_session(g.user, body)
+    # A session that cannot be stored (Redis down, the caller's cap reached, too big) must not cost a model call.
+    store.check_room(g.user, session)
     result = _run(session, body.get("tool_choice", "auto"))
     session_id = store.create(session)
     return jsonify(tool_loop.answer(session_id, session, result))
@@ -51,15 +52,20 @@ def submit():
     """Submit the outputs of a session's pending calls and continue the conversation."""
     body = load(SUBMIT_REQUEST, json_body())
     store, session_id = current_app.extensions["tool_sessions"], body["session_id"]
-    session = store.claim(session_id, g.user)
+    fingerprint = tool_loop.outputs_fingerprint(body["tool_outputs"])
+    session = store.claim(session_id, g.user, fingerprint)
+    if "replay" in session:  # these outputs were answered before, but the answer never reached the caller
+        return jsonify(session["replay"])
     try:
         tool_loop.add_outputs(session, body["tool_outputs"])
+        store.check_size(session)
         result = _run(session, "auto")
     except BaseException:
-        store.release(session_id)  # unchanged: the caller may submit again
+        store.release(session_id, session)  # unchanged: the caller may submit again
         raise
-    (store.save_pending if session["pending"] else store.complete)(session_id, session)
-    return jsonify(tool_loop.answer(session_id, session, result))
+    return jsonify(
+        store.settle(session_id, session, fingerprint, lambda: tool_loop.answer(session_id, session, result))
+    )
 
 
 def _run(session, tool_choice):

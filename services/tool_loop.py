@@ -1,5 +1,6 @@
 """The function-calling loop: call the model, run built-ins on the server, stop when the caller must act."""
 
+import hashlib
 import secrets
 import time
 from datetime import UTC, datetime
@@ -50,6 +51,12 @@ def add_outputs(session, outputs):
     for call_id in pending:
         session["messages"].append(_tool_message(call_id, _as_text(given[call_id])))
     session["pending"] = []
+
+
+def outputs_fingerprint(outputs):
+    """The same tool outputs, in any order, have the same fingerprint (a retried submit is recognised)."""
+    ordered = sorted(outputs, key=lambda item: str(item.get("tool_call_id")))
+    return hashlib.sha256(orjson.dumps(ordered, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def _id_problems(pending, ids):

@@ -5,8 +5,9 @@ import threading
 import pytest
 
 from errors import ConflictError, NotFoundError
+from services.redis_sessions import RedisSessionStore
 from services.redis_state import make_redis
-from services.tool_sessions import MemorySessionStore, RedisSessionStore
+from services.tool_sessions import MemorySessionStore
 from tests.servers import run_redis
 
 
