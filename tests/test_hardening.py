@@ -6,6 +6,7 @@ import logging
 import orjson
 import pytest
 
+from errors import InvalidRequestError
 from tests.conftest import MOCK_KEY, assert_error, make_app, token_for
 from tests.test_media import PNG, WAV, b64
 
@@ -202,6 +203,19 @@ def test_deeply_nested_bodies_are_400_naming_the_field(gateway, path, make, fiel
     if field:
         assert error["message"].startswith(f"{field}: ")
         assert list(error["details"]) == [field]
+
+
+def test_nesting_bound_is_exact():
+    from schemas.common import MAX_JSON_DEPTH, ORJSON_MAX_DEPTH, check_nesting
+
+    # The check lets orjson count; it relies on orjson's own limit, which an upgrade could move.
+    orjson.dumps(nested(ORJSON_MAX_DEPTH))
+    with pytest.raises(orjson.JSONEncodeError):
+        orjson.dumps(nested(ORJSON_MAX_DEPTH + 1))
+    check_nesting(nested(MAX_JSON_DEPTH))
+    check_nesting({"a": [1, "x", nested(MAX_JSON_DEPTH - 2)]})
+    with pytest.raises(InvalidRequestError, match=r"^a\.2\.a\.a\.…: Nested more than 64"):
+        check_nesting({"a": [1, "x", nested(MAX_JSON_DEPTH - 1)]})
 
 
 def test_nesting_within_the_bound_passes(gateway):
