@@ -10,13 +10,18 @@ import re
 MARK = "[REDACTED]"
 _BEARER = re.compile(r"(?i)\b(bearer)(\s+|%20|\+)[A-Za-z0-9._~+/=-]+")
 _OPENROUTER_KEY = re.compile(r"sk-or-[A-Za-z0-9_-]*")
-_secrets = set()  # process-wide, like the log handler: the keys of every app this process built
+# Process-wide, like the log handler: the keys of every app this process built. Tuples, replaced whole, so a
+# thread reading them never sees one change size under it.
+_secrets = ()
+_secret_bytes = ()
 
 
 def register(secret):
     """Redact `secret` (the configured OpenRouter key) wherever it appears from now on."""
-    if secret:
-        _secrets.add(secret)
+    global _secrets, _secret_bytes
+    if secret and secret not in _secrets:
+        _secrets = (*_secrets, secret)
+        _secret_bytes = (*_secret_bytes, secret.encode())
 
 
 def redact(text):
@@ -34,10 +39,9 @@ def redact_secrets(data):
 
     Only the secrets themselves: a model's answer may well talk about bearer tokens.
     """
-    for secret in _secrets:
-        raw = secret.encode()
-        if raw in data:
-            data = data.replace(raw, MARK.encode())
+    for secret in _secret_bytes:
+        if secret in data:
+            data = data.replace(secret, b"[REDACTED]")
     return data
 
 

@@ -364,3 +364,71 @@ def test_echoed_key_on_media_and_tools(live, route):
         "/tools/invoke": {"model": MODEL, "messages": user(text), "builtin_tools": True},
     }
     error_of(call(live, "POST", route, json=bodies[route], headers=auth("echo")), 502, "upstream_error", "[REDACTED]")
+
+
+# --------------------------------------------------------------------------- the same with Redis and two workers
+
+
+@pytest.fixture(scope="module")
+def live_redis(mock_openrouter, tmp_path_factory):
+    from tests.servers import run_redis
+
+    log = tmp_path_factory.mktemp("hostile-redis") / "gunicorn.log"
+    with run_redis() as (url, redis_proc):
+        env = {
+            "GATEWAY_ENV": "production",
+            "JWT_SECRET_KEY": SECRET,
+            "OPENROUTER_BASE_URL": mock_openrouter.url,
+            "OPENROUTER_API_KEY": MOCK_KEY,
+            "LOG_FORMAT": "text",
+            "REDIS_URL": url,
+            "WEB_CONCURRENCY": "2",
+            "GUNICORN_THREADS": "8",
+            "MAX_TOOL_SESSIONS_PER_USER": str(CAP),
+            "RATELIMIT_FUNCTION_CALLING": "10000/minute",
+        }
+        with run_gunicorn(env, log_path=log) as (base, proc):
+            yield (base, log), redis_proc
+    text = log.read_text()
+    assert MOCK_KEY not in text and "Traceback" not in text
+
+
+def test_session_cap_holds_across_workers(live_redis, mock_openrouter):
+    live, _ = live_redis
+    for _ in range(CAP):
+        _pending_session(live, "hoarder-redis")
+    body = {"model": MODEL, "messages": user("[[call:get_weather:{}]]"), "builtin_tools": True}
+    for _ in range(4):  # whichever worker answers
+        refused = call(live, "POST", "/tools/invoke", json=body, headers=auth("hoarder-redis"))
+        error_of(refused, 429, "rate_limit_error", "MAX_TOOL_SESSIONS_PER_USER")
+    session_id, call_id = _pending_session(live, "victim-redis")
+    error_of(_submit(live, "thief", session_id, call_id), 404, "not_found_error")
+
+
+def test_a_redis_freeze_during_a_submit_loses_neither_the_session_nor_the_paid_call(live_redis, mock_openrouter):
+    import os
+    import signal
+    import threading
+
+    live, redis_proc = live_redis
+    session_id, call_id = _pending_session(live, "hiccup", "[[delay_ms:700]] [[call:get_weather:{}]]")
+    before, answers = mock_openrouter.hits("/chat/completions"), []
+    submitting = threading.Thread(target=lambda: answers.append(_submit(live, "hiccup", session_id, call_id, "sunny")))
+    submitting.start()
+    assert mock_openrouter.wait_for(lambda: mock_openrouter.hits("/chat/completions") == before + 1)
+    os.kill(redis_proc.pid, signal.SIGSTOP)  # while the model call runs: the save meets a frozen Redis
+    try:
+        submitting.join(15)
+    finally:
+        os.kill(redis_proc.pid, signal.SIGCONT)
+    error_of(answers[0], 503, "service_unavailable", "send the same outputs again")
+    deadline, retried = time.monotonic() + 15, None
+    while time.monotonic() < deadline:  # the worker holding the result stores it once its breaker lets it
+        retried = _submit(live, "hiccup", session_id, call_id, "sunny")
+        if retried.status_code not in (409, 503):
+            break
+        time.sleep(0.25)
+    assert retried.status_code == 200, retried.text
+    answer = retried.json()
+    assert (answer["status"], answer["message"]["content"]) == ("completed", "Tool results: sunny")
+    assert mock_openrouter.hits("/chat/completions") == before + 1  # the paid call was not made twice
