@@ -64,12 +64,23 @@ class FormInteger(fields.Integer):
         return int(value)
 
 
+class FormNumber(fields.Float):
+    """A decimal number in a form field, ASCII only (float() would also take "1_0", "inf" or "١٫٥")."""
+
+    NUMBER = re.compile(r"-?[0-9]{1,6}(\.[0-9]{1,12})?")
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str) or not self.NUMBER.fullmatch(value):
+            raise ValidationError("Not a valid number (digits and one decimal point, e.g. 0.7).")
+        return float(value)
+
+
 class _FormGeneration(_Strict):
     """The same fields in a form, where every value is a string to parse."""
 
     model = ModelId(metadata={"description": "defaults to the endpoint's default model"})
     max_tokens = FormInteger(1, MAX_FORM_INT)
-    temperature = fields.Float(validate=validate.Range(0, 2))
+    temperature = FormNumber(validate=validate.Range(0, 2))
     stream = fields.Boolean(load_default=False)
 
 

@@ -187,7 +187,7 @@ REFUSED_FORM = [
     ("unknown format", upload(format="wma"), "format", "format 'wma' is not supported"),
     ("bad task", upload(task="sing"), "task", "Must be one of"),
     ("max_tokens 0", upload(max_tokens="0"), "max_tokens", "greater than or equal to 1"),
-    ("temperature nan", upload(temperature="nan"), "temperature", "Special numeric values"),
+    ("temperature nan", upload(temperature="nan"), "temperature", "Not a valid number"),
     ("unknown field", upload(detail="high"), "detail", "Unknown field"),
 ]
 

@@ -233,10 +233,20 @@ def test_form_max_tokens_is_a_strict_bounded_integer(gateway, path, value):
     assert list(error["details"]) == ["max_tokens"]
 
 
-def test_form_max_tokens_in_range_is_sent(gateway, upstream):
-    data = {"prompt": "describe", "max_tokens": "2147483647", "image": (io.BytesIO(PNG), "a.png")}
+@pytest.mark.parametrize("value", ["1_0", "inf", "nan", "1e999", "١", " 1", "0x1", "2.5", "-0.1"])
+def test_form_temperature_is_a_strict_bounded_number(gateway, value):
+    data = {"prompt": "describe", "temperature": value, "image": (io.BytesIO(PNG), "a.png")}
+    error = assert_error(
+        post(gateway, "/vision", data=data, content_type="multipart/form-data"), 400, "invalid_request_error"
+    )
+    assert list(error["details"]) == ["temperature"]
+
+
+def test_form_numbers_in_range_are_sent(gateway, upstream):
+    data = {"prompt": "d", "max_tokens": "2147483647", "temperature": "0.7", "image": (io.BytesIO(PNG), "a.png")}
     assert post(gateway, "/vision", data=data, content_type="multipart/form-data").status_code == 200
-    assert upstream.last("/chat/completions").body["max_tokens"] == 2147483647
+    sent = upstream.last("/chat/completions").body
+    assert (sent["max_tokens"], sent["temperature"]) == (2147483647, 0.7)
 
 
 # --------------------------------------------------------------------------- 11. no redirects
