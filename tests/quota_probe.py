@@ -5,7 +5,7 @@ from flask_jwt_extended import get_jwt_identity, jwt_required
 from marshmallow import Schema, fields
 
 from auth import require_user
-from quotas import chat_quota, concurrency_slot
+from quotas import chat_quota, concurrency_slot, embeddings_quota
 from schemas.common import json_body, load
 
 bp = Blueprint("quota_probe", __name__)
@@ -62,4 +62,12 @@ def library_protected():
 @jwt_required(fresh=True)
 def library_fresh():
     """Needs a fresh token (the library's needs-fresh loader)."""
+    return jsonify(ok=True)
+
+
+@bp.post("/_test/embeddings-quota")
+@require_user
+@embeddings_quota
+def embeddings_probe():
+    """Counts against the embeddings bucket (its routes belong to another module)."""
     return jsonify(ok=True)
