@@ -85,9 +85,11 @@ def init_jwt(app, jwt, decode_key):
     jwt.init_app(app)
     if isinstance(decode_key, KeySet):
         app.extensions["jwks"] = decode_key
-        jwt.decode_key_loader(lambda header, payload: decode_key.key_for(header))
+        app.extensions["jwt_key_for"] = decode_key.key_for
     else:
-        jwt.decode_key_loader(lambda header, payload: decode_key)
+        app.extensions["jwt_key_for"] = lambda header: decode_key
+    # The manager's loaders are shared by every app of the process (tests, the CLI): each finds its own key.
+    jwt.decode_key_loader(lambda header, payload: current_app.extensions["jwt_key_for"](header))
     jwt.token_verification_loader(lambda header, payload: "exp" in payload)
     register_jwt_error_loaders(jwt)
     keys = decode_key if isinstance(decode_key, KeySet) else None

@@ -107,7 +107,7 @@ class Config:
         self.JWT_ISSUER = env.get("JWT_ISSUER") or None
         self.JWT_LEEWAY = _int(env, "JWT_LEEWAY", 30)
         self.JWT_JWKS_URL = env.get("JWT_JWKS_URL") or None
-        self.JWT_OIDC_ISSUER = (env.get("JWT_OIDC_ISSUER") or "").rstrip("/") or None
+        self.JWT_OIDC_ISSUER = env.get("JWT_OIDC_ISSUER") or None  # kept as given: Auth0's ends with "/"
         self.JWT_JWKS_CACHE_TTL = _float(env, "JWT_JWKS_CACHE_TTL", 300.0)
 
     def _derive(self):

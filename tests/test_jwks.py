@@ -106,3 +106,15 @@ def test_discovery_must_name_the_configured_issuer():
 def test_settings_that_refuse_to_start(settings, message):
     with pytest.raises(ConfigError, match=message):
         make_app(**settings)
+
+
+def test_apps_of_one_process_keep_their_own_keys():
+    # flask-jwt-extended's manager is one per process; its key loader must still find each app's key.
+    server, _ = document_server({"/keys": ("200 OK", JSON, json.dumps({"keys": [PUBLIC_JWK]}).encode())})
+    with serve_app(server) as base:
+        static = make_app()
+        provider = make_app(JWT_SECRET_KEY=None, JWT_JWKS_URL=base + "/keys")
+        hs = pyjwt.encode({"sub": "alice", "exp": int(time.time()) + 60}, static.config["JWT_SECRET_KEY"], "HS256")
+        assert call(static.test_client(), hs).status_code == 200
+        assert call(provider.test_client(), token()).status_code == 200
+        assert_error(call(provider.test_client(), hs), 401, "authentication_error", "no 'kid'")
