@@ -145,7 +145,9 @@ class KeySet:
         return self._bind(kid, jwk, alg)
 
     def knows(self, kid):
-        """True while the provider publishes `kid` (as of the last good fetch)."""
+        """True while the provider publishes `kid` (as of the last good fetch; a stale set refreshes behind)."""
+        if self._stale():  # callers served from the verified-token cache keep the set fresh too
+            self._refresh_in_background()
         return kid in self._keys
 
     def _bind(self, kid, jwk, alg):
