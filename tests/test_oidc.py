@@ -242,3 +242,33 @@ def test_admin_role_from_the_provider(provider):
     assert response.get_json()["object"] == "usage_summary"
     denied = client.get("/api/v2/openrouter/admin/usage", headers={"Authorization": f"Bearer {team}"})
     assert_error(denied, 403, "permission_error", "gateway-admin")
+
+
+def test_a_gunicorn_worker_trusts_the_provider(provider, tmp_path, mock_openrouter):
+    # The real server (gevent worker) configured from the environment, as a deployment would be.
+    from tests.conftest import MOCK_KEY
+    from tests.servers import run_gunicorn
+
+    env = {
+        "GATEWAY_ENV": "production",
+        "JWT_SECRET_KEY": "",
+        "JWT_OIDC_ISSUER": provider.issuer,
+        "JWT_AUDIENCE": "urn:gateway",
+        "QUOTA_TIERS": json.dumps(TIERS),
+        "OPENROUTER_BASE_URL": mock_openrouter.url,
+        "OPENROUTER_API_KEY": MOCK_KEY,
+    }
+    with run_gunicorn(env, log_path=tmp_path / "gunicorn.log") as (base, _):
+        api = base + "/api/v2/openrouter"
+        team = {"Authorization": f"Bearer {provider.token('team-app')}"}
+        admin = {"Authorization": f"Bearer {provider.token('admin-app')}"}
+        body = {"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+        chat = requests.post(api + "/chat/completions", json=body, headers=team, timeout=10)
+        assert chat.status_code == 200, chat.text
+        assert chat.headers["X-RateLimit-Limit"] == "5"
+        assert requests.get(api + "/admin/usage", headers=team, timeout=10).status_code == 403
+        summary = requests.get(api + "/admin/usage", headers=admin, timeout=10).json()
+        assert [(row["user"], row["tier"]) for row in summary["users"]] == [("team-app", "team")]
+        health = requests.get(api + "/health", timeout=10).json()
+        assert health["checks"]["identity_provider"]["status"] == "ok"
+        assert provider.stats() == {"jwks": 1, "discovery": 1}
