@@ -14,7 +14,7 @@ from cli import register_cli
 from config import Config
 from errors import NotFoundError, register_error_handlers
 from extensions import jwt, limiter
-from quotas import rate_limit_headers
+from quotas import current_tier, rate_limit_headers
 from services.catalogue import ModelCatalogue
 from services.concurrency import LocalConcurrency, RedisConcurrency
 from services.health import UpstreamProbe, is_loopback
@@ -96,7 +96,7 @@ def _init_services(app):
 
         shared = app.extensions["redis"] = make_redis(redis_url)
         app.extensions["concurrency"] = RedisConcurrency(shared)
-        app.extensions["usage"] = RedisUsage(shared)
+        app.extensions["usage"] = RedisUsage(shared, tier_of=current_tier)
         lease = 2 * app.config["OPENROUTER_TIMEOUT"] / 1000 + 30  # a submit's model calls stop by the deadline
         app.extensions["tool_sessions"] = RedisSessionStore(shared, app.config["TOOL_SESSION_TTL"], lease, **caps)
         checks["session_store"] = lambda: redis_check(shared)
@@ -104,7 +104,7 @@ def _init_services(app):
             checks["rate_limit_storage"] = checks["session_store"]
     else:
         app.extensions["concurrency"] = LocalConcurrency()
-        app.extensions["usage"] = MemoryUsage()
+        app.extensions["usage"] = MemoryUsage(tier_of=current_tier)
         app.extensions["tool_sessions"] = MemorySessionStore(ttl=app.config["TOOL_SESSION_TTL"], **caps)
     if app.config["RATELIMIT_STORAGE_URI"] not in (LEAN_MEMORY, redis_url):
         checks["rate_limit_storage"] = _limiter_check

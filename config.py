@@ -81,6 +81,10 @@ class Config:
         self.RATELIMIT_VISION = get("RATELIMIT_VISION") or "15/minute"
         self.RATELIMIT_AUDIO = get("RATELIMIT_AUDIO") or "10/minute"
         self.RATELIMIT_FUNCTION_CALLING = get("RATELIMIT_FUNCTION_CALLING") or "20/minute"
+        self.RATELIMIT_EMBEDDINGS = get("RATELIMIT_EMBEDDINGS") or "60/minute"
+        self.QUOTA_TIER_CLAIM = get("QUOTA_TIER_CLAIM") or "tier"
+        self.QUOTA_TIERS = get("QUOTA_TIERS") or None  # JSON text; parsed (and checked) by validate()
+        self.ADMIN_ROLE = get("ADMIN_ROLE") or "gateway-admin"
         self.MAX_CONCURRENT_PER_USER = _int(env, "MAX_CONCURRENT_PER_USER", 8)
         self.MAX_CONTENT_LENGTH = _int(env, "MAX_CONTENT_LENGTH", 40 * MIB)
         self.MAX_IMAGE_BYTES = _int(env, "MAX_IMAGE_BYTES", 20 * MIB)
@@ -104,6 +108,9 @@ class Config:
         self.JWT_AUDIENCE = env.get("JWT_AUDIENCE") or None
         self.JWT_ISSUER = env.get("JWT_ISSUER") or None
         self.JWT_LEEWAY = _int(env, "JWT_LEEWAY", 30)
+        self.JWT_JWKS_URL = env.get("JWT_JWKS_URL") or None
+        self.JWT_OIDC_ISSUER = env.get("JWT_OIDC_ISSUER") or None  # kept as given: Auth0's ends with "/"
+        self.JWT_JWKS_CACHE_TTL = _float(env, "JWT_JWKS_CACHE_TTL", 300.0)
 
     def _derive(self):
         """Settings that follow from others: multipart limits sized to the media limits."""
@@ -121,9 +128,12 @@ class Config:
         """Refuse settings a deployment must not run with; fill development defaults."""
         if self.GATEWAY_ENV not in ("production", "development", "testing"):
             raise ConfigError(f"GATEWAY_ENV must be production or development, got {self.GATEWAY_ENV!r}")
-        if not self.JWT_SECRET_KEY and not self.JWT_PUBLIC_KEY:
+        self._validate_identity_provider()
+        if not self.JWT_SECRET_KEY and not self.JWT_PUBLIC_KEY and not self.uses_identity_provider:
             if self.is_production:
-                raise ConfigError("JWT_SECRET_KEY or JWT_PUBLIC_KEY must be set in production")
+                raise ConfigError(
+                    "JWT_SECRET_KEY, JWT_PUBLIC_KEY, JWT_JWKS_URL or JWT_OIDC_ISSUER must be set in production"
+                )
             self.JWT_SECRET_KEY = secrets.token_urlsafe(48)
         if self.is_production and self.JWT_SECRET_KEY and len(self.JWT_SECRET_KEY.encode()) < 32:
             raise ConfigError("JWT_SECRET_KEY must be at least 32 bytes in production")
@@ -133,7 +143,40 @@ class Config:
             raise ConfigError("MAX_TOOL_SESSIONS_PER_USER must be at least 1 and MAX_TOOL_SESSION_BYTES at least 1024")
         if self.OPENROUTER_TIMEOUT <= 0 or self.OPENROUTER_CONNECT_TIMEOUT <= 0:
             raise ConfigError("OPENROUTER_TIMEOUT and OPENROUTER_CONNECT_TIMEOUT must be positive")
+        self._validate_limits()
         return self
+
+    @property
+    def uses_identity_provider(self):
+        """Keys come from a JWKS (given, or found through OIDC discovery)."""
+        return bool(self.JWT_JWKS_URL or self.JWT_OIDC_ISSUER)
+
+    def _validate_identity_provider(self):
+        if not self.uses_identity_provider:
+            return
+        if self.JWT_SECRET_KEY or self.JWT_PUBLIC_KEY:
+            raise ConfigError(
+                "JWT_JWKS_URL / JWT_OIDC_ISSUER and JWT_SECRET_KEY / JWT_PUBLIC_KEY exclude each other: set one"
+            )
+        for name in ("JWT_JWKS_URL", "JWT_OIDC_ISSUER"):
+            value = getattr(self, name)
+            if value and not value.startswith(("https://", "http://")):
+                raise ConfigError(f"{name} must be an http(s) URL, got {value!r}")
+        if self.JWT_OIDC_ISSUER and self.JWT_ISSUER and self.JWT_ISSUER != self.JWT_OIDC_ISSUER:
+            raise ConfigError("JWT_ISSUER differs from JWT_OIDC_ISSUER; set only JWT_OIDC_ISSUER")
+        if self.JWT_JWKS_CACHE_TTL <= 0:
+            raise ConfigError("JWT_JWKS_CACHE_TTL must be a positive number of seconds")
+
+    def _validate_limits(self):
+        """Every rate limit and tier parsed now: a typo refuses to start, naming the setting."""
+        from services.identity import BUCKETS, IdentitySettingError, check_rate_limit, parse_tiers
+
+        try:
+            for setting in BUCKETS.values():
+                check_rate_limit(setting, getattr(self, setting))
+            self.QUOTA_TIERS = parse_tiers(self.QUOTA_TIERS)
+        except IdentitySettingError as exc:
+            raise ConfigError(str(exc)) from None
 
 
 class TestConfig(Config):

@@ -6,23 +6,40 @@ import time
 from datetime import UTC, datetime, timedelta
 from functools import wraps
 
-from flask import after_this_request, current_app, g
+from flask import after_this_request, current_app, g, has_request_context
 
 from errors import RateLimitError
 from extensions import limiter
 from schemas.common import wants_stream
+from services.identity import limits_for
 from services.redis_errors import redis_errors
 
 log = logging.getLogger("gateway.quotas")
 SKIPPED = "skipped"  # no slot was taken: Redis was down and RATELIMIT_FAIL_OPEN let the call through
 
 
-def _setting(name):
-    return lambda: current_app.config[name]
+def user_limits():
+    """The caller's limits: their tier's (QUOTA_TIERS, by the QUOTA_TIER_CLAIM claim), else the defaults."""
+    limits = g.get("user_limits")
+    if limits is None:
+        limits = g.user_limits = limits_for(g.get("user_claims"), current_app.config)
+    return limits
+
+
+def current_tier():
+    """The tier of the authenticated caller, for usage records (None outside a request or for the defaults)."""
+    if not has_request_context() or g.get("user") is None:
+        return None
+    return user_limits().tier
+
+
+def _rate(bucket):
+    """flask-limiter's dynamic limit: the caller's tier decides, per request."""
+    return lambda: user_limits().rates[bucket]
 
 
 def _chat_limit():
-    return current_app.config["RATELIMIT_STREAMING" if wants_stream() else "RATELIMIT_CHAT"]
+    return user_limits().rates["streaming" if wants_stream() else "chat"]
 
 
 def _chat_bucket(endpoint):
@@ -32,10 +49,11 @@ def _chat_bucket(endpoint):
 # Chat completions draws on the chat bucket, or on the streaming one (shared with /chat/stream) when the body
 # asks for a stream: one limit whose bucket is chosen per request, so only one is checked.
 chat_quota = limiter.shared_limit(_chat_limit, scope=_chat_bucket)
-streaming_quota = limiter.shared_limit(_setting("RATELIMIT_STREAMING"), scope="streaming")
-vision_quota = limiter.shared_limit(_setting("RATELIMIT_VISION"), scope="vision")
-audio_quota = limiter.shared_limit(_setting("RATELIMIT_AUDIO"), scope="audio")
-tools_quota = limiter.shared_limit(_setting("RATELIMIT_FUNCTION_CALLING"), scope="function_calling")
+streaming_quota = limiter.shared_limit(_rate("streaming"), scope="streaming")
+vision_quota = limiter.shared_limit(_rate("vision"), scope="vision")
+audio_quota = limiter.shared_limit(_rate("audio"), scope="audio")
+tools_quota = limiter.shared_limit(_rate("function_calling"), scope="function_calling")
+embeddings_quota = limiter.shared_limit(_rate("embeddings"), scope="embeddings")
 
 
 def concurrency_slot(view):
@@ -43,14 +61,14 @@ def concurrency_slot(view):
 
     @wraps(view)
     def wrapper(*args, **kwargs):
-        cfg = current_app.config
-        if cfg["USER_DAILY_BUDGET_USD"] is not None:
-            _check_budget(cfg["USER_DAILY_BUDGET_USD"], cfg["RATELIMIT_FAIL_OPEN"])
+        cfg, limits = current_app.config, user_limits()
+        if limits.daily_budget_usd is not None:
+            _check_budget(limits.daily_budget_usd, cfg["RATELIMIT_FAIL_OPEN"])
         slots, user = current_app.extensions["concurrency"], g.user
-        token = _acquire(slots, user, cfg)
+        token = _acquire(slots, user, limits.max_concurrent, cfg)
         if token is None:
             raise RateLimitError(
-                f"Too many calls in flight: at most {cfg['MAX_CONCURRENT_PER_USER']} at once per user",
+                f"Too many calls in flight: at most {limits.max_concurrent} at once per user",
                 retry_after=1,
             )
 
@@ -82,9 +100,9 @@ def _check_budget(budget, fail_open):
         )
 
 
-def _acquire(slots, user, cfg):
+def _acquire(slots, user, cap, cfg):
     try:
-        return slots.acquire(user, cfg["MAX_CONCURRENT_PER_USER"])
+        return slots.acquire(user, cap)
     except redis_errors():
         if cfg["RATELIMIT_FAIL_OPEN"]:
             log.warning("concurrency cap skipped: Redis unavailable (RATELIMIT_FAIL_OPEN)")

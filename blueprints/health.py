@@ -31,10 +31,13 @@ def ready():
         if check not in done:  # the same Redis behind both is asked once (a frozen one costs its timeout)
             done[check] = check()
         checks[name] = done[check]
+    if "jwks" in ext:  # keys from an identity provider: degraded while the last fetch failed
+        checks["identity_provider"] = ext["jwks"].status()
     storage_down = any(checks[name]["status"] == "down" for name in ("rate_limit_storage", "session_store"))
+    degraded = any(check["status"] == "degraded" for check in checks.values())
     if storage_down and not current_app.config["RATELIMIT_FAIL_OPEN"]:
         status = "down"
-    elif storage_down or checks["upstream"]["status"] == "degraded":
+    elif storage_down or degraded:
         status = "degraded"
     else:
         status = "ok"

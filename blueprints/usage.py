@@ -1,20 +1,40 @@
-"""The caller's own usage: requests, tokens and cost by UTC day and model."""
+"""Usage: the caller's own requests, tokens and cost by UTC day and model; every user's, for admins."""
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from auth import require_user
+from auth import require_admin, require_user
 from openapi import doc
 from schemas.common import load
-from schemas.usage import UsageQuerySchema, UsageSchema
+from schemas.usage import AdminUsageQuerySchema, UsageQuerySchema, UsageSchema, UsageSummarySchema
 
 bp = Blueprint("usage", __name__)
-QUERY = UsageQuerySchema()
+QUERY, ADMIN_QUERY = UsageQuerySchema(), AdminUsageQuerySchema()
 
 
 @bp.get("/usage")
-@doc(tags=["usage"], query=UsageQuerySchema, responses={200: UsageSchema}, errors=(400, 503))
+@doc(tags=["usage"], query=UsageQuerySchema, responses={200: UsageSchema}, errors=(400, 403, 503))
 @require_user
 def usage():
-    """The caller's own totals for the last `days` UTC days, by day and by model."""
-    days = QUERY.load(load(QUERY, request.args.to_dict()))["days"]
-    return jsonify(current_app.extensions["usage"].report(g.user, days))
+    """The caller's own totals for the last `days` UTC days, by day and by model (any user's, for admins)."""
+    query = QUERY.load(load(QUERY, request.args.to_dict()))
+    user = query.get("user", g.user)
+    if user != g.user:
+        require_admin()
+    return jsonify(current_app.extensions["usage"].report(user, query["days"]))
+
+
+@bp.get("/admin/usage")
+@doc(tags=["usage"], query=AdminUsageQuerySchema, responses={200: UsageSummarySchema}, errors=(400, 403, 503))
+@require_user
+def admin_usage():
+    """Every user's totals for the last `days` UTC days, by cost, highest first (admins only)."""
+    require_admin()
+    query = ADMIN_QUERY.load(load(ADMIN_QUERY, request.args.to_dict()))
+    summary = current_app.extensions["usage"].summary(query["days"], query["limit"], _budget_for)
+    return jsonify(summary)
+
+
+def _budget_for(tier):
+    """A tier's daily budget: its own `daily_budget_usd`, else USER_DAILY_BUDGET_USD (None: no budget)."""
+    cfg = current_app.config
+    return cfg["QUOTA_TIERS"].get(tier, {}).get("daily_budget_usd", cfg["USER_DAILY_BUDGET_USD"])

@@ -1,10 +1,11 @@
 """Routes that only the test configuration registers, to exercise quotas before real endpoints use them."""
 
 from flask import Blueprint, current_app, jsonify
+from flask_jwt_extended import get_jwt_identity, jwt_required
 from marshmallow import Schema, fields
 
 from auth import require_user
-from quotas import chat_quota, concurrency_slot
+from quotas import chat_quota, concurrency_slot, embeddings_quota
 from schemas.common import json_body, load
 
 bp = Blueprint("quota_probe", __name__)
@@ -48,3 +49,25 @@ class EchoSchema(Schema):
 def echo():
     """Validates a JSON body and echoes it."""
     return jsonify(load(EchoSchema(), json_body()))
+
+
+@bp.get("/_test/jwt-required")
+@jwt_required()
+def library_protected():
+    """A route guarded by flask-jwt-extended's own decorator: its failures must be our 401 envelope too."""
+    return jsonify(sub=get_jwt_identity())
+
+
+@bp.get("/_test/jwt-fresh")
+@jwt_required(fresh=True)
+def library_fresh():
+    """Needs a fresh token (the library's needs-fresh loader)."""
+    return jsonify(ok=True)
+
+
+@bp.post("/_test/embeddings-quota")
+@require_user
+@embeddings_quota
+def embeddings_probe():
+    """Counts against the embeddings bucket (its routes belong to another module)."""
+    return jsonify(ok=True)
