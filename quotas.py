@@ -36,6 +36,7 @@ streaming_quota = limiter.shared_limit(_setting("RATELIMIT_STREAMING"), scope="s
 vision_quota = limiter.shared_limit(_setting("RATELIMIT_VISION"), scope="vision")
 audio_quota = limiter.shared_limit(_setting("RATELIMIT_AUDIO"), scope="audio")
 tools_quota = limiter.shared_limit(_setting("RATELIMIT_FUNCTION_CALLING"), scope="function_calling")
+embeddings_quota = limiter.shared_limit(_setting("RATELIMIT_EMBEDDINGS"), scope="embeddings")
 
 
 def concurrency_slot(view):

@@ -3,9 +3,9 @@
 from flask import Blueprint
 
 from auth import require_user
+from inference import completion_response, stream_response
 from openapi import doc
 from quotas import chat_quota, concurrency_slot, streaming_quota
-from responses import completion_response, stream_response
 from schemas.chat import ChatRequestSchema
 from schemas.common import SSE_EVENT, load_present, validated, validated_body
 

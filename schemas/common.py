@@ -135,6 +135,19 @@ class ErrorSchema(Schema):
     error = fields.Nested(ErrorBodySchema, required=True)
 
 
+class AnthropicErrorBodySchema(Schema):
+    type = fields.String(required=True)
+    message = fields.String(required=True)
+
+
+class AnthropicErrorSchema(Schema):
+    """Anthropic's error envelope, which the /messages route answers so that Anthropic's SDKs understand it."""
+
+    type = fields.String(required=True, metadata={"enum": ["error"]})
+    error = fields.Nested(AnthropicErrorBodySchema, required=True)
+    request_id = fields.String(allow_none=True)
+
+
 # One server-sent event of a relayed stream: `data:` carries a chat.completion.chunk, our error envelope, or
 # `[DONE]`; comment lines (keep-alives) are not events.
 SSE_EVENT = {
