@@ -258,3 +258,25 @@ def test_embeddings_own_bucket(upstream):
         response = post(app, EMBEDDINGS, {"input": "x"})
         assert (response.status_code, response.headers["X-RateLimit-Remaining"]) == (200, remaining)
     assert_error(post(app, EMBEDDINGS, {"input": "x"}), 429, "rate_limit_error", "2 per 1 minute")
+
+
+def test_openapi_documents_the_three_routes(client):
+    spec = client.get(f"{BASE}/openapi.json").get_json()
+    for path, schema in (
+        ("/responses", "ResponsesRequest"),
+        ("/messages", "MessagesRequest"),
+        ("/v1/messages", "MessagesRequest"),
+        ("/embeddings", "EmbeddingsRequest"),
+    ):
+        operation = spec["paths"][f"{BASE}{path}"]["post"]
+        body = operation["requestBody"]["content"]["application/json"]["schema"]
+        assert body == {"$ref": f"#/components/schemas/{schema}"}
+        assert {"200", "400", "401", "429", "502"} <= set(operation["responses"])
+    messages = spec["paths"][f"{BASE}/messages"]["post"]
+    assert messages["responses"]["400"] == {"$ref": "#/components/responses/AnthropicError400"}
+    assert {"apiKeyAuth": []} in messages["security"]
+    assert spec["components"]["schemas"]["ResponsesRequest"]["required"] == ["input"]
+    assert set(spec["paths"][f"{BASE}/responses"]["post"]["responses"]["200"]["content"]) == {
+        "application/json",
+        "text/event-stream",
+    }
