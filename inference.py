@@ -21,9 +21,14 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 def prepare(body, api=CHAT):
-    """The upstream JSON bytes for a validated body."""
-    cfg = current_app.config
-    return orjson.dumps(api.prepare(body, cfg, end_user_id(g.user)))
+    """The body to send upstream for a validated body: the caller's, plus what the gateway adds."""
+    return api.prepare(body, current_app.config, end_user_id(g.user))
+
+
+def _model_of(outgoing):
+    """The model a request names (or the gateway filled in): usage is counted under it if the answer names none."""
+    models = outgoing.get("models")
+    return outgoing.get("model") or (models[0] if isinstance(models, list) and models else "unknown")
 
 
 def _forwarded(api):
@@ -38,19 +43,14 @@ def _overhead_ms(upstream_wait):
 
 def complete(body, api=CHAT):
     """Call OpenRouter for a non-streamed answer: (raw bytes, parsed answer, seconds waited)."""
-    payload = prepare(body, api)
+    outgoing = prepare(body, api)
     client = current_app.extensions["openrouter"]
     started = time.perf_counter()
-    upstream = client.post_chat(payload, path=api.path, headers=_forwarded(api), endpoint=api.name)
+    upstream = client.post_chat(orjson.dumps(outgoing), path=api.path, headers=_forwarded(api), endpoint=api.name)
     waited = time.perf_counter() - started
     completion = _parse_completion(upstream.data, api.answer_key)
-    record_usage(completion.get("model") or requested_model(body), api.usage_of(completion))
+    record_usage(completion.get("model") or _model_of(outgoing), api.usage_of(completion))
     return upstream.data, completion, waited
-
-
-def requested_model(body):
-    """The model a request names, or the one the gateway fills in."""
-    return body.get("model") or current_app.config["OPENROUTER_DEFAULT_MODEL"]
 
 
 def record_usage(model, usage):
@@ -113,13 +113,15 @@ def _parse_completion(content, answer_key="choices"):
 
 def stream_response(body, api=CHAT):
     """A streamed answer: headers first, then each upstream event as it arrives."""
-    payload = prepare({**body, "stream": True}, api)
+    outgoing = prepare({**body, "stream": True}, api)
     client = current_app.extensions["openrouter"]
     started = time.perf_counter()
-    upstream = client.open_stream(payload, path=api.path, headers=_forwarded(api), endpoint=f"{api.name}_stream")
+    upstream = client.open_stream(
+        orjson.dumps(outgoing), path=api.path, headers=_forwarded(api), endpoint=f"{api.name}_stream"
+    )
     waited = time.perf_counter() - started
     sock = request.environ.get("gunicorn.socket")
-    seen = StreamUsage(current_app.extensions["usage"], g.user, requested_model(body), api)
+    seen = StreamUsage(current_app.extensions["usage"], g.user, _model_of(outgoing), api)
     events = relay(upstream, g.request_id, sock, on_data=seen.observe, dialect=api.dialect)
     response = Response(mimetype="text/event-stream", headers=SSE_HEADERS)
     response.response = _counted(response, events, seen, g.started)

@@ -9,7 +9,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, unquote
 
-from . import apis, catalogue, chat, embeddings, encode, faults
+from . import apis, catalogue, chat, embeddings, encode, faults, messages_api, responses_api
 from .wire import Headers, JSONDecodeError, dumps, error_body, loads
 
 COMMENT = b": OPENROUTER PROCESSING\n\n"
@@ -184,9 +184,9 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/api/v1/chat/completions":
             return self._chat(body)
         if path == "/api/v1/responses":
-            return self._chat(body, apis.Responses, apis.responses_to_chat)
+            return self._chat(body, responses_api.Responses, responses_api.responses_to_chat)
         if path == "/api/v1/messages":
-            return self._chat(body, apis.Messages, apis.messages_to_chat)
+            return self._chat(body, messages_api.Messages, messages_api.messages_to_chat)
         if path == "/api/v1/embeddings":
             return self._embeddings(body)
         if path == "/api/v1/models":
