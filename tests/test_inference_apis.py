@@ -280,3 +280,29 @@ def test_openapi_documents_the_three_routes(client):
         "application/json",
         "text/event-stream",
     }
+
+
+def test_daily_budget_covers_the_new_routes(upstream):
+    app = gateway_app(upstream, USER_DAILY_BUDGET_USD=0.00000001)
+    assert post(app, EMBEDDINGS, {"input": "spend"}).status_code == 200
+    assert_error(post(app, RESPONSES, {"input": "hi"}), 429, "rate_limit_error", "Daily budget")
+    assert_anthropic_error(post(app, MESSAGES, {"messages": HI}), 429, "rate_limit_error")
+    assert_error(post(app, EMBEDDINGS, {"input": "more"}), 429, "rate_limit_error", "Daily budget")
+    assert upstream.hits("/embeddings") == 1 and upstream.hits("/responses") == upstream.hits("/messages") == 0
+
+
+def test_embeddings_body_over_max_content_length_is_413(upstream):
+    app = gateway_app(upstream, MAX_CONTENT_LENGTH=1000)
+    assert_error(post(app, EMBEDDINGS, {"input": ["x" * 100] * 20}), 413, "request_too_large")
+    assert upstream.hits("/embeddings") == 0
+
+
+def test_concurrency_cap_covers_streams_of_the_new_routes(upstream):
+    app = gateway_app(upstream, MAX_CONCURRENT_PER_USER=1)
+    client, headers = app.test_client(), {"Authorization": f"Bearer {token_for(app)}"}
+    held = client.post(RESPONSES, json={"input": "hi", "stream": True}, headers=headers, buffered=False)
+    assert held.status_code == 200
+    assert_anthropic_error(post(app, MESSAGES, {"messages": HI}), 429, "rate_limit_error")
+    held.get_data()
+    held.close()
+    assert post(app, MESSAGES, {"messages": HI}).status_code == 200
