@@ -306,3 +306,68 @@ def test_concurrency_cap_covers_streams_of_the_new_routes(upstream):
     held.get_data()
     held.close()
     assert post(app, MESSAGES, {"messages": HI}).status_code == 200
+
+
+def test_each_apis_usage_in_chat_terms():
+    from services.apis import CHAT, EMBEDDINGS_API, MESSAGES_API, RESPONSES_API
+
+    anthropic_usage = {
+        "input_tokens": 10,
+        "cache_creation_input_tokens": 5,
+        "cache_read_input_tokens": 100,
+        "output_tokens": 7,
+        "cost": 0.01,
+    }
+    assert MESSAGES_API.usage_of({"usage": anthropic_usage}) == {
+        "prompt_tokens": 115,
+        "completion_tokens": 7,
+        "cost": 0.01,
+    }
+    responses_usage = {"input_tokens": 3, "output_tokens": 4, "total_tokens": 7, "cost": 0.5}
+    assert RESPONSES_API.usage_of({"usage": responses_usage}) == {
+        "prompt_tokens": 3,
+        "completion_tokens": 4,
+        "cost": 0.5,
+    }
+    assert EMBEDDINGS_API.usage_of({"usage": {"prompt_tokens": 9, "total_tokens": 9}}) == {
+        "prompt_tokens": 9,
+        "completion_tokens": 0,
+        "cost": 0,
+    }
+    assert CHAT.usage_of({"usage": {"prompt_tokens": 1, "completion_tokens": 2}}) == {
+        "prompt_tokens": 1,
+        "completion_tokens": 2,
+    }
+    assert MESSAGES_API.usage_of({"content": []}) is None
+    # A Messages stream reports the input side in message_start and the output (cumulative) in message_delta.
+    start = {"type": "message_start", "message": {"model": "m", "usage": {"input_tokens": 10, "output_tokens": 1}}}
+    assert MESSAGES_API.stream_usage(start) == ({"input_tokens": 10, "output_tokens": 1}, "m")
+    assert MESSAGES_API.stream_usage({"type": "message_delta", "usage": {"output_tokens": 30}}) == (
+        {"output_tokens": 30},
+        None,
+    )
+
+
+def test_metrics_name_the_new_upstream_endpoints(gateway, upstream):
+    from tests.test_metrics import samples, value
+
+    client = gateway.test_client()
+    before = samples(client.get(f"{BASE}/metrics").get_data(as_text=True))
+    post(gateway, RESPONSES, {"input": "hi", "model": "openai/gpt-4o"})
+    post(gateway, MESSAGES, {"messages": HI, "stream": True})
+    post(gateway, EMBEDDINGS, {"input": "x"})
+    post(gateway, RESPONSES, {"input": "hi [[fault:502]]"})
+    after = samples(client.get(f"{BASE}/metrics").get_data(as_text=True))
+    name = "gateway_upstream_duration_seconds_count"
+    for endpoint in ("responses", "messages_stream", "embeddings"):
+        assert value(after, name, endpoint=endpoint) - value(before, name, endpoint=endpoint) >= 1, endpoint
+    errors = "gateway_upstream_errors_total"
+    assert (
+        value(after, errors, endpoint="responses", status="502")
+        - value(before, errors, endpoint="responses", status="502")
+        == 1
+    )
+    tokens = "gateway_tokens_total"
+    assert value(after, tokens, model="openai/gpt-4o", kind="prompt") > value(
+        before, tokens, model="openai/gpt-4o", kind="prompt"
+    )
