@@ -124,8 +124,8 @@ def _register_blueprints(app, cfg):
         vision,
     )
 
-    inference = (responses_api, messages, embeddings)
-    for module in (health, docs, metrics, chat, models, vision, audio, tools, usage, *inference):
+    core = (health, docs, metrics, chat, models, vision, audio, tools, usage)
+    for module in (*core, responses_api, messages, embeddings):
         app.register_blueprint(module.bp, url_prefix=API_PREFIX)
     if cfg.TESTING:
         from tests import quota_probe

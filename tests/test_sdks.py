@@ -62,6 +62,10 @@ def test_openai_responses_plain_and_streamed(served):
     assert kinds[0] == "response.created" and kinds[-1] == "response.completed"
     text = "".join(event.delta for event in events if event.type == "response.output_text.delta")
     assert text == "Mock reply to: Hello" == events[-1].response.output_text
+    with client.responses.stream(model="openai/gpt-4o", input="Streamed helper") as stream:
+        deltas = [event.delta for event in stream if event.type == "response.output_text.delta"]
+        final = stream.get_final_response()
+    assert "".join(deltas) == "Mock reply to: Streamed helper" == final.output_text
 
 
 def test_openai_responses_tool_call_round_trip(served):
