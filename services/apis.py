@@ -50,12 +50,14 @@ def responses_request(body, cfg, end_user):
 
 
 def messages_request(body, cfg, end_user):
-    """A Messages body: the same, with `max_tokens`; the hashed user also as Anthropic's metadata.user_id."""
+    """A Messages body: the same, with `max_tokens`; the hashed user as Anthropic's own `metadata.user_id`.
+
+    No top-level `user`: Anthropic's API refuses fields it does not define, and this body is its format.
+    """
     out = _with_model(body, cfg, cfg["OPENROUTER_DEFAULT_MODEL"])
     _capped(out, "max_tokens", cfg["DEFAULT_MAX_TOKENS"], cfg["MAX_TOKENS_LIMIT"])
     metadata = out.get("metadata") if isinstance(out.get("metadata"), dict) else {}
-    out["metadata"] = {**metadata, "user_id": end_user}
-    out["user"] = end_user
+    out["metadata"] = {**metadata, "user_id": end_user}  # the caller's own user_id is never forwarded
     return out
 
 

@@ -144,6 +144,7 @@ def test_messages_with_x_api_key_and_anthropic_headers(gateway, upstream, path):
     assert record.headers["anthropic-beta"] == "tools-2024"
     assert record.body["max_tokens"] == 4096
     assert record.body["metadata"] == {"user_id": end_user_id("alice")}
+    assert "user" not in record.body
     assert totals(gateway)["prompt_tokens"] == body["usage"]["input_tokens"]
 
 
