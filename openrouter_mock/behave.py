@@ -102,27 +102,33 @@ def _tool_words(name, description):
     return name_words - _STOP, described - _STOP
 
 
-def fits(tool, text):
-    """True when the user's words ask for this tool: a word of its name (or a long word of its description)
-    appears, or it is a calculator and the text holds an arithmetic expression."""
+def fit(tool, text):
+    """How well the user's words ask for this tool: 2 when a word of its name appears (or it is a calculator and
+    the text holds a sum to work out), 1 when only a long word of its description does, 0 otherwise."""
     name, description = tool.get("name") or "", tool.get("description") or ""
     said = words(text)
     name_words, described = _tool_words(name, description)
-    if name_words and not name_words - _MATH_WORDS and _ARITHMETIC.search(text):
-        return True  # a calculator (every word of its name is about arithmetic) and a sum to work out
-    return bool(name_words & said) or bool(described & said)
+    if name_words & said or (name_words and not name_words - _MATH_WORDS and _ARITHMETIC.search(text)):
+        return 2
+    return 1 if described & said else 0
 
 
 def choose(tools, text, choice):
-    """The tools to call, in the order offered: [(name, parameters schema)]; `choice` as OpenAI's tool_choice."""
+    """The tools to call, in the order offered: [(name, parameters schema)]; `choice` as OpenAI's tool_choice.
+
+    Tools named by the user's words win; tools only their descriptions fit are called when none is named.
+    """
     if choice == "none":
         return []
-    offered = [_function(t) for t in tools]
-    offered = [t for t in offered if t.get("name")]
+    offered = [t for t in map(_function, tools) if t.get("name")]
     if isinstance(choice, dict):
         wanted = (choice.get("function") or {}).get("name") or choice.get("name")
         return [(t["name"], t.get("parameters")) for t in offered if t["name"] == wanted][:1]
-    picked = [(t["name"], t.get("parameters")) for t in offered if fits(t, text)]
+    scores = [fit(t, text) for t in offered]
+    best = max(scores, default=0)
+    picked = [
+        (t["name"], t.get("parameters")) for t, score in zip(offered, scores, strict=True) if best and score == best
+    ]
     if not picked and choice == "required" and offered:
         picked = [(offered[0]["name"], offered[0].get("parameters"))]
     return picked

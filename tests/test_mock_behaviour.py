@@ -224,3 +224,16 @@ def test_the_readme_function_calling_example_through_the_gateway(gateway, upstre
     ).get_json()
     assert (done["status"], done["stop_reason"]) == ("completed", "stop")
     assert done["message"]["content"] == 'Tool results: {"expression":"6*7","result":42}; 18°C, sunny'
+
+
+def test_a_tool_named_by_the_words_wins_over_ones_their_descriptions_fit():
+    from services.builtins import BUILTIN_TOOLS
+
+    def named(text):
+        return [name for name, _ in behave.choose(BUILTIN_TOOLS, text, "auto")]
+
+    assert named("How many days between two dates?") == ["date_calculate"]
+    assert named("Count the words in this text") == ["text_statistics"]
+    assert named("Convert 5 miles to km") == ["convert_units"]
+    assert named("What is 2**10?") == ["calculate"]
+    assert named("Good morning") == []
