@@ -44,6 +44,7 @@ class Dialect:
         self.error_event, self.after_error = error_event, after_error
 
     def failure(self, error, request_id):
+        """The gateway's error event for a failure after the first byte, and what must follow it."""
         return self.error_event(error, request_id) + self.after_error
 
 
@@ -94,12 +95,12 @@ def relay(upstream, request_id, sock=None, on_data=None, dialect=CHAT):
 
     Events go on byte for byte (`event:` lines included); only their `data:` line is read, for errors and usage.
     """
-    events, complete, ended = _events(upstream), False, False
+    events, complete = _events(upstream), False
     try:
         for event in events:
             if client_gone(sock):
                 return
-            data = data_line(event)
+            data, ended = data_line(event), False
             if data is not None:
                 if data == b"[DONE]":
                     yield DONE
@@ -113,11 +114,11 @@ def relay(upstream, request_id, sock=None, on_data=None, dialect=CHAT):
                     return
                 if on_data is not None:
                     on_data(chunk)
-                ended = ended or (dialect.finished is not None and dialect.finished(chunk))
+                ended = dialect.finished is not None and dialect.finished(chunk)
             yield event + b"\n\n"
-        if ended:  # an API whose last event is named (message_stop, response.completed): no [DONE] follows
-            complete = True
-            return
+            if ended:  # the API's own last event (message_stop, response.completed): the stream is whole
+                complete = True
+                return
         yield dialect.failure(UpstreamError("OpenRouter ended the stream without [DONE]"), request_id)
     except (HTTPError, OSError) as exc:
         yield dialect.failure(_stream_failure(exc), request_id)
