@@ -372,3 +372,29 @@ def test_metrics_name_the_new_upstream_endpoints(gateway, upstream):
     assert value(after, tokens, model="openai/gpt-4o", kind="prompt") > value(
         before, tokens, model="openai/gpt-4o", kind="prompt"
     )
+
+
+@pytest.mark.parametrize("path", [RESPONSES, MESSAGES])
+def test_streams_whole_at_their_last_event_keep_the_upstream_connection(gateway, upstream, path):
+    from tests.test_chat_stream import idle_sockets
+
+    pool = gateway.extensions["openrouter"].pool.connection_from_url(upstream.url)
+    body = {"input": "again", "stream": True} if path == RESPONSES else {"messages": HI, "stream": True}
+    sockets = set()
+    for _ in range(3):
+        assert post(gateway, path, body).status_code == 200
+        (sock,) = idle_sockets(pool)
+        assert sock is not None
+        sockets.add(sock)
+    assert len(sockets) == 1
+    broken = (
+        {"input": "x [[fault:stream-drop]]", "stream": True}
+        if path == RESPONSES
+        else {
+            "messages": [{"role": "user", "content": "x [[fault:stream-drop]]"}],
+            "stream": True,
+        }
+    )
+    data = post(gateway, path, broken).get_data()
+    assert data.rstrip().split(b"\n\n")[-1].startswith(b"event: error\ndata: ")
+    assert idle_sockets(pool) == [None]
