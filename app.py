@@ -125,9 +125,23 @@ def _limiter_check():
 
 
 def _register_blueprints(app, cfg):
-    from blueprints import audio, chat, docs, health, metrics, models, tools, usage, vision
+    from blueprints import (
+        audio,
+        chat,
+        docs,
+        embeddings,
+        health,
+        messages,
+        metrics,
+        models,
+        responses_api,
+        tools,
+        usage,
+        vision,
+    )
 
-    for module in (health, docs, metrics, chat, models, vision, audio, tools, usage):
+    core = (health, docs, metrics, chat, models, vision, audio, tools, usage)
+    for module in (*core, responses_api, messages, embeddings):
         app.register_blueprint(module.bp, url_prefix=API_PREFIX)
     if cfg.TESTING:
         from tests import quota_probe

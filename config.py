@@ -63,6 +63,7 @@ class Config:
         self.OPENROUTER_DEFAULT_MODEL = get("OPENROUTER_DEFAULT_MODEL") or "anthropic/claude-sonnet-4.5"
         self.OPENROUTER_VISION_MODEL = get("OPENROUTER_VISION_MODEL") or "openai/gpt-4o"
         self.OPENROUTER_AUDIO_MODEL = get("OPENROUTER_AUDIO_MODEL") or "google/gemini-2.5-flash"
+        self.OPENROUTER_EMBEDDING_MODEL = get("OPENROUTER_EMBEDDING_MODEL") or "openai/text-embedding-3-small"
         self.OPENROUTER_FALLBACK_MODELS = _list(get("OPENROUTER_FALLBACK_MODELS"))
         self.OPENROUTER_SITE_URL = get("OPENROUTER_SITE_URL") or None
         self.OPENROUTER_SITE_NAME = get("OPENROUTER_SITE_NAME") or None

@@ -29,6 +29,11 @@ class ApiError(Exception):
         error["request_id"] = request_id
         return {"error": error}
 
+    def to_anthropic(self, request_id=None):
+        """The same error in Anthropic's envelope (the /messages route), so its SDKs raise the right class."""
+        kind = ANTHROPIC_TYPES.get(self.type, "api_error")
+        return {"type": "error", "error": {"type": kind, "message": self.message}, "request_id": request_id}
+
 
 class InvalidRequestError(ApiError):
     status = 400
@@ -104,6 +109,24 @@ class UpstreamTimeoutError(ApiError):
 
 NO_RETRY = {"x-should-retry": "false"}
 
+# Our types as Anthropic's (its SDKs choose the exception class by status; the type is for people and logs).
+# Anthropic has no type for 405/409/413: they are requests to change. 503 (no key, Redis down) is "try again
+# later", Anthropic's overloaded_error; a timeout or a failure upstream is its catch-all api_error.
+ANTHROPIC_TYPES = {
+    "invalid_request_error": "invalid_request_error",
+    "method_not_allowed": "invalid_request_error",
+    "conflict_error": "invalid_request_error",
+    "request_too_large": "invalid_request_error",
+    "authentication_error": "authentication_error",
+    "permission_error": "permission_error",
+    "not_found_error": "not_found_error",
+    "rate_limit_error": "rate_limit_error",
+    "service_unavailable": "overloaded_error",
+    "internal_error": "api_error",
+    "upstream_error": "api_error",
+    "upstream_timeout": "api_error",
+}
+
 
 def flatten_messages(messages, prefix=""):
     """marshmallow's nested error dict as {"dotted.path": [messages]}."""
@@ -166,7 +189,8 @@ def register_error_handlers(app):
         from flask import current_app
 
         request_id = g.get("request_id")
-        body = current_app.json.dumps(error.to_dict(request_id))
+        shaped = error.to_anthropic if g.get("anthropic_errors") else error.to_dict
+        body = current_app.json.dumps(shaped(request_id))
         response = current_app.response_class(body, status=error.status, mimetype="application/json")
         response.headers.update(error.headers)
         return response

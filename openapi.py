@@ -2,7 +2,7 @@
 
 import re
 
-from schemas.common import ErrorSchema
+from schemas.common import AnthropicErrorSchema, ErrorSchema
 
 ERROR_STATUSES = {
     400: "Invalid request",
@@ -18,8 +18,13 @@ ERROR_STATUSES = {
 }
 
 
-def doc(summary=None, body=None, query=None, responses=None, errors=(), auth=True, tags=None, content=None):
-    """Attach OpenAPI metadata to a view; `build_spec` reads it back from the registered view."""
+def doc(
+    summary=None, body=None, query=None, responses=None, errors=(), auth=True, tags=None, content=None, anthropic=False
+):
+    """Attach OpenAPI metadata to a view; `build_spec` reads it back from the registered view.
+
+    `anthropic`: the route answers errors in Anthropic's envelope and also takes the token as `x-api-key`.
+    """
 
     def decorate(view):
         view._api_doc = {
@@ -31,6 +36,7 @@ def doc(summary=None, body=None, query=None, responses=None, errors=(), auth=Tru
             "auth": auth,
             "tags": tags,
             "content": content,
+            "anthropic": anthropic,
         }
         return view
 
@@ -63,10 +69,11 @@ def _operation(view, rule, spec_doc):
             else {"description": "OK", "content": {"application/json": {"schema": response}}}
         )
     error_codes = set(spec_doc["errors"]) | ({401} if spec_doc["auth"] else set())
+    prefix = "AnthropicError" if spec_doc.get("anthropic") else "Error"
     for status in sorted(error_codes):
-        op["responses"][str(status)] = {"$ref": f"#/components/responses/Error{status}"}
+        op["responses"][str(status)] = {"$ref": f"#/components/responses/{prefix}{status}"}
     if spec_doc["auth"]:
-        op["security"] = [{"bearerAuth": []}]
+        op["security"] = [{"bearerAuth": []}, {"apiKeyAuth": []}] if spec_doc.get("anthropic") else [{"bearerAuth": []}]
     return op
 
 
@@ -83,11 +90,14 @@ def build_spec(app):
         info={"description": "Authenticated, rate-limited, OpenAI-compatible door to OpenRouter."},
     )
     spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    spec.components.security_scheme("apiKeyAuth", {"type": "apiKey", "in": "header", "name": "x-api-key"})
     spec.components.schema("Error", schema=ErrorSchema)
+    spec.components.schema("AnthropicError", schema=AnthropicErrorSchema)
     for status, text in ERROR_STATUSES.items():
-        spec.components.response(
-            f"Error{status}", {"description": text, "content": {"application/json": {"schema": "Error"}}}
-        )
+        for name in ("Error", "AnthropicError"):
+            spec.components.response(
+                f"{name}{status}", {"description": text, "content": {"application/json": {"schema": name}}}
+            )
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         view = app.view_functions.get(rule.endpoint)
         spec_doc = getattr(view, "_api_doc", None)

@@ -3,11 +3,11 @@
 from flask import Blueprint
 
 from auth import require_user
+from inference import completion_response, stream_response
 from openapi import doc
 from quotas import chat_quota, concurrency_slot, streaming_quota
-from responses import completion_response, stream_response
 from schemas.chat import ChatRequestSchema
-from schemas.common import SSE_EVENT, json_body, load_present
+from schemas.common import SSE_EVENT, load_present, validated, validated_body
 
 bp = Blueprint("chat", __name__)
 CHAT_REQUEST = ChatRequestSchema()
@@ -26,22 +26,29 @@ COMPLETION = {
 ERRORS = (400, 403, 413, 429, 502, 503, 504)
 
 
+def check_chat(body):
+    """The chat body checked field by field; refused before any quota is drawn."""
+    return load_present(CHAT_REQUEST, body)
+
+
 @bp.post("/chat/completions")
 @doc(tags=["chat"], body=ChatRequestSchema, responses=COMPLETION, errors=ERRORS)
 @require_user
+@validated_body(check_chat)
 @chat_quota
 @concurrency_slot
 def completions():
     """Create a chat completion (streamed as SSE when `stream` is true)."""
-    body = load_present(CHAT_REQUEST, json_body())
+    body = validated()
     return stream_response(body) if body.get("stream") is True else completion_response(body)
 
 
 @bp.post("/chat/stream")
 @doc(tags=["chat"], body=ChatRequestSchema, responses=SSE, errors=ERRORS)
 @require_user
+@validated_body(check_chat)
 @streaming_quota
 @concurrency_slot
 def stream():
     """Stream a chat completion as server-sent events."""
-    return stream_response(load_present(CHAT_REQUEST, json_body()))
+    return stream_response(validated())

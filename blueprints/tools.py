@@ -5,9 +5,9 @@ import time
 from flask import Blueprint, current_app, g, jsonify
 
 from auth import require_user
+from inference import complete
 from openapi import doc
 from quotas import concurrency_slot, tools_quota
-from responses import complete
 from schemas.common import json_body, load
 from schemas.tools import BuiltinToolListSchema, ToolInvokeRequestSchema, ToolRunSchema, ToolSubmitRequestSchema
 from services import tool_loop

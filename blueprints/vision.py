@@ -3,9 +3,9 @@
 from flask import Blueprint, current_app
 
 from auth import require_user
+from inference import stream_response, summary_response
 from openapi import doc
 from quotas import concurrency_slot, vision_quota
-from responses import stream_response, summary_response
 from schemas.media import ANSWER, VisionFormSchema, VisionRequestSchema, media_request
 from services.media_requests import vision_body
 

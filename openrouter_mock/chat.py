@@ -2,7 +2,7 @@
 
 import time
 
-from . import catalogue
+from . import behave, catalogue
 from .faults import FAULTS, Markers
 from .validate import ChatError, resolve_model, text_of, validate_messages
 from .wire import call_id, gen_id
@@ -34,6 +34,7 @@ class Plan:
         "usage",
         "finish_reason",
         "native_finish",
+        "seq",  # the next sequence_number of a Responses stream
     )
 
 
@@ -86,22 +87,10 @@ def _decide_answer(plan, body, messages, tools):
     last_is_tool = messages[-1].get("role") == "tool"
     choice = body.get("tool_choice")
     if tools and choice != "none" and (not last_is_tool or plan.markers.always_call):
-        calls = plan.markers.calls
-        if isinstance(choice, dict) and (choice.get("function") or {}).get("name"):
-            name = choice["function"]["name"]
-            args = next((a for n, a in calls if n == name and a is not None), None)
-            calls = [(name, args)]
-        elif not calls and choice == "required":
-            first = tools[0].get("function", {}) if isinstance(tools[0], dict) else {}
-            calls = [(first.get("name", "tool"), None)]
+        calls = _calls(plan, tools, choice)
         if calls:
             plan.tool_calls = [
-                {
-                    "index": i,
-                    "id": call_id(),
-                    "type": "function",
-                    "function": {"name": name, "arguments": "{}" if args is None else args},
-                }
+                {"index": i, "id": call_id(), "type": "function", "function": {"name": name, "arguments": args}}
                 for i, (name, args) in enumerate(calls)
             ]
     if plan.tool_calls is None:
@@ -113,10 +102,26 @@ def _decide_answer(plan, body, messages, tools):
                 tail.append(text_of(msg.get("content")))
             plan.text = "Tool results: " + "; ".join(reversed(tail))
         else:
-            plan.text = "Mock reply to: " + plan.user_text[:200]
+            answer = behave.json_answer(body.get("response_format"), plan.user_text)
+            plan.text = answer if answer is not None else "Mock reply to: " + plan.user_text[:200]
     plan.finish_reason = "tool_calls" if plan.tool_calls else "stop"
     author = plan.model.split("/", 1)[0]
     plan.native_finish = _NATIVE_FINISH.get(author, {}).get(plan.finish_reason, plan.finish_reason)
+
+
+def _calls(plan, tools, choice):
+    """[(name, arguments JSON)]: the [[call:…]] markers when given, else the tools the user's words ask for."""
+    schemas = {f.get("name"): f.get("parameters") for f in map(behave._function, tools) if f.get("name")}
+    calls = plan.markers.calls
+    if isinstance(choice, dict) and (choice.get("function") or {}).get("name"):
+        name = choice["function"]["name"]
+        calls = [(name, next((a for n, a in calls if n == name and a is not None), None))]
+    elif not calls:
+        calls = [(name, None) for name, _ in behave.choose(tools, plan.user_text, choice)]
+    return [
+        (name, args if args is not None else behave.arguments(schemas.get(name), plan.user_text))
+        for name, args in calls
+    ]
 
 
 def _add_reasoning(plan, body):

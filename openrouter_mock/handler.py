@@ -9,7 +9,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, unquote
 
-from . import catalogue, chat, encode, faults
+from . import apis, catalogue, chat, embeddings, encode, faults, messages_api, responses_api
 from .wire import Headers, JSONDecodeError, dumps, error_body, loads
 
 COMMENT = b": OPENROUTER PROCESSING\n\n"
@@ -22,6 +22,9 @@ _REASONS = {524: "A Timeout Occurred", 529: "Site is overloaded"}
 _GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
 _ROUTES = {
     "/api/v1/chat/completions": "POST",
+    "/api/v1/responses": "POST",
+    "/api/v1/messages": "POST",
+    "/api/v1/embeddings": "POST",
     "/api/v1/models": "GET",
     "/api/v1/key": "GET",
     "/api/v1/auth/key": "GET",
@@ -180,6 +183,12 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(405, error_body(405, f"Method {self.command} not allowed on {path}"))
         if path == "/api/v1/chat/completions":
             return self._chat(body)
+        if path == "/api/v1/responses":
+            return self._chat(body, responses_api.Responses, responses_api.responses_to_chat)
+        if path == "/api/v1/messages":
+            return self._chat(body, messages_api.Messages, messages_api.messages_to_chat)
+        if path == "/api/v1/embeddings":
+            return self._embeddings(body)
         if path == "/api/v1/models":
             return self._faulty("models", MODELS_BODY)
         if path in ("/api/v1/key", "/api/v1/auth/key"):
@@ -229,11 +238,12 @@ class Handler(BaseHTTPRequestHandler):
         return self._json(404, {"error": f"unknown control endpoint {self.command} {path}"})
 
     # --------------------------------------------------------------------- chat
-    def _chat(self, body):
-        if body is None:
+    def _chat(self, body, api=apis.Chat, as_chat=None):
+        """Chat completions, or another API read as chat (`as_chat`) and answered in its format (`api`)."""
+        if not isinstance(body, dict):
             return self._json(400, error_body(400, "Invalid JSON body: expected a JSON object"))
         try:
-            plan = chat.prepare(body)
+            plan = chat.prepare(as_chat(body) if as_chat else body)
         except chat.ChatError as exc:
             return self._json(exc.status, error_body(exc.status, exc.message, exc.metadata))
         self.rec["model"], self.rec["stream"] = plan.model, plan.stream
@@ -251,13 +261,13 @@ class Handler(BaseHTTPRequestHandler):
         if fault == "drop" or (fault == "stream-drop" and not plan.stream):
             return self._drop()
         if plan.stream:
-            return self._stream(plan)
+            return self._stream(plan, api)
         if fault == "invalid-json":
             return self._send(200, NOT_JSON + self._echo(plan, b""))
         if fault == "error-200":
             return self._json(200, self._echo(plan, faults.error_200_body(plan.model)))
         finish_error = fault in ("finish-error", "stream-error")
-        completion = self._echo(plan, encode.completion(plan, finish_error))
+        completion = self._echo(plan, api.completion(plan, finish_error))
         return self._json(200, completion, {"X-Generation-Id": plan.id})
 
     def _echo(self, plan, body):
@@ -266,6 +276,26 @@ class Handler(BaseHTTPRequestHandler):
             return body
         auth = self.headers.get("Authorization") or ""
         return f"<!-- Authorization: {auth} -->".encode() if isinstance(body, bytes) else faults.echo_auth(body, auth)
+
+    def _embeddings(self, body):
+        """Deterministic vectors; faults by `mock/fault-<name>` model ids or a marker in the first input."""
+        model = (body or {}).get("model") or "" if isinstance(body, dict) else ""
+        first = body.get("input") if isinstance(body, dict) else None
+        first = first[0] if isinstance(first, list) and first and isinstance(first[0], str) else first
+        markers = faults.Markers(first if isinstance(first, str) else "")
+        fault = model[len("mock/fault-") :] if model.startswith("mock/fault-") else markers.fault
+        self.rec["model"] = model or embeddings.DEFAULT_MODEL
+        if markers.delay_ms and not self._wait(markers.delay_ms / 1000):
+            return None
+        if fault in faults.ERROR_FAULTS:
+            status, err, headers = faults.error_response(fault, model, first if isinstance(first, str) else "")
+            return self._json(status, err, headers)
+        if fault in ("silence", "drop"):
+            return self._silence() if fault == "silence" else self._drop()
+        try:
+            return self._json(200, embeddings.answer(body))
+        except chat.ChatError as exc:
+            return self._json(exc.status, error_body(exc.status, exc.message))
 
     def _event(self, data: bytes) -> bool:
         """Write one SSE event as one HTTP chunk and record it; False if the client is gone."""
@@ -294,7 +324,7 @@ class Handler(BaseHTTPRequestHandler):
             return False
         return not half or self._wait(half)
 
-    def _stream(self, plan):
+    def _stream(self, plan, api):
         fault, markers = plan.fault, plan.markers
         self.rec["status"] = 200
         self.wfile.write(
@@ -309,16 +339,16 @@ class Handler(BaseHTTPRequestHandler):
             if self._event(bad) and (fault == "error-200" or self._event(DONE)):
                 self._end()
             return None
-        if not all(self._event(ev) for ev in encode.head_events(plan)):
+        if not all(self._event(ev) for ev in api.opening(plan)):
             return None
-        events = encode.body_events(plan)
+        events = api.body(plan)
         breaking = fault in ("stream-error", "stream-drop", "stream-stall", "finish-error")
         for ev in events[: min(2, len(events))] if breaking else events:
             if not (self._gap(markers) and self._event(ev)):
                 return None
         if fault in ("stream-error", "finish-error"):
-            event = encode.error_event(plan)
-            if plan.markers.echo_auth:
+            event = api.error(plan)
+            if plan.markers.echo_auth and event.startswith(b"data: "):
                 event = encode.sse(self._echo(plan, loads(event[6:])))
             if self._event(event):
                 self._end()
@@ -326,8 +356,6 @@ class Handler(BaseHTTPRequestHandler):
             self._drop()
         elif fault == "stream-stall":
             self._silence()
-        elif self._gap(markers) and all(
-            self._event(ev) for ev in (encode.finish_event(plan), encode.usage_event(plan), DONE)
-        ):
+        elif self._gap(markers) and all(self._event(ev) for ev in api.closing(plan)):
             self._end()
         return None

@@ -2,7 +2,7 @@
 
 import re
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from schemas.common import PassThroughSchema, field_errors
 
@@ -142,13 +142,15 @@ def Bool(**kwargs):  # noqa: N802
 
 
 class ChatRequestSchema(Schema):
-    """OpenRouter's chat request (openrouter-upstream.md §2.1); an unknown top-level field is refused.
+    """OpenRouter's chat request (openrouter-upstream.md §2.1): known fields are checked, unknown ones pass.
 
-    Every rule sits on a field (no schema-level validators), so `load_present` can check only the fields given.
+    OpenRouter ignores what it does not know and the SDKs add fields often (`n`, `store`, `safety_identifier`,
+    …), so a field not declared here goes upstream untouched. Every rule sits on a field (no schema-level
+    validators), so `load_present` can check only the fields given.
     """
 
     class Meta:
-        unknown = RAISE
+        unknown = INCLUDE
 
     model = ModelId()
     models = fields.List(ModelId(), validate=validate.Length(min=1, max=3))

@@ -48,6 +48,9 @@ class BuiltinSelection(fields.Field):
 class ToolInvokeRequestSchema(ChatRequestSchema):
     """The chat request plus the caller's tools, the built-ins to offer and the loop's settings."""
 
+    class Meta:
+        unknown = RAISE  # the loop builds its own upstream requests from the fields it knows
+
     tools = fields.List(fields.Nested(ToolDefinitionSchema))
     builtin_tools = BuiltinSelection()
     auto_execute = Bool()

@@ -10,13 +10,14 @@ def upstream_request(body, cfg, end_user):
         out["model"] = cfg["OPENROUTER_DEFAULT_MODEL"]
         if cfg["OPENROUTER_FALLBACK_MODELS"]:
             out["models"] = cfg["OPENROUTER_FALLBACK_MODELS"][:3]
-    _check_allowed(out, cfg["ALLOWED_MODELS"])
+    check_allowed(out, cfg["ALLOWED_MODELS"])
     _guard_max_tokens(out, cfg["DEFAULT_MAX_TOKENS"], cfg["MAX_TOKENS_LIMIT"])
     out["user"] = end_user  # the caller's own `user` is never forwarded
     return out
 
 
-def _check_allowed(body, allowed):
+def check_allowed(body, allowed):
+    """403 for a `model` (or one of `models`) outside ALLOWED_MODELS, when that is set."""
     if not allowed:
         return
     for model in [body.get("model"), *body.get("models", ())]:

@@ -155,7 +155,6 @@ def test_model_id_forms(gateway, upstream, model):
         ({}, "messages"),
         ({"messages": []}, "messages"),
         ({"messages": "hi"}, "messages"),
-        (user(foo=1), "foo"),
         (user(model="claude"), "model"),
         (user(model="a/b c"), "model"),
         (user(models=["a/b", "c/d", "e/f", "g/h"]), "models"),
@@ -189,6 +188,45 @@ def test_invalid_requests_never_reach_openrouter(gateway, upstream, body, path):
     assert path in error["details"], error
     assert error["message"].startswith(path + ": ") or path in error["message"]
     assert upstream.hits("/chat/completions") == 0
+
+
+def test_unknown_top_level_fields_reach_openrouter_unchanged(gateway, upstream):
+    extra = {
+        "n": 1,
+        "store": False,
+        "safety_identifier": "user-123",
+        "prompt_cache_retention": "24h",
+        "a_field_from_next_month": {"nested": [1, "two", None]},
+    }
+    response = post(gateway, user("hello", model="openai/gpt-4o", **extra))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    body = sent(upstream)
+    assert {key: body[key] for key in extra} == extra
+    assert body["messages"] == [{"role": "user", "content": "hello"}]
+
+
+def test_known_fields_keep_their_checks_beside_unknown_ones(gateway, upstream):
+    error = assert_error(post(gateway, user(n=2, temperature=9)), 400, "invalid_request_error")
+    assert error["details"] == {"temperature": ["Must be greater than or equal to 0 and less than or equal to 2."]}
+    assert upstream.hits("/chat/completions") == 0
+
+
+@pytest.mark.parametrize("path", [CHAT, "/api/v2/openrouter/chat/stream"])
+def test_refused_request_uses_no_rate_limit_slot(upstream, path):
+    app = make_app(OPENROUTER_BASE_URL=upstream.url, OPENROUTER_API_KEY=MOCK_KEY)
+    client, headers = app.test_client(), {"Authorization": f"Bearer {token_for(app)}"}
+    first = client.post(path, json=user("hi"), headers=headers)
+    first.get_data()
+    remaining = int(first.headers["X-RateLimit-Remaining"])
+    for bad in (user(temperature=5), {"messages": []}, user(stream="yes")):
+        assert_error(client.post(path, json=bad, headers=headers), 400, "invalid_request_error")
+    refused = client.post(path, data="not json", headers={**headers, "Content-Type": "application/json"})
+    assert_error(refused, 400, "invalid_request_error")
+    second = client.post(path, json=user("hi"), headers=headers)
+    second.get_data()
+    assert second.status_code == 200
+    assert int(second.headers["X-RateLimit-Remaining"]) == remaining - 1
+    assert upstream.hits("/chat/completions") == 2
 
 
 def test_allowed_models_enforced(upstream):

@@ -57,12 +57,12 @@ class OpenRouterClient:
         if not self.api_key:
             raise ServiceUnavailableError("OPENROUTER_API_KEY is not configured on the gateway")
 
-    def _post(self, endpoint, body, headers, stream=False):
+    def _post(self, endpoint, body, headers, stream=False, path="/chat/completions"):
         started = time.perf_counter()
         try:
             response = self.pool.request(
                 "POST",
-                f"{self.base_url}/chat/completions",
+                f"{self.base_url}{path}",
                 body=body,
                 headers=headers,
                 timeout=self.timeout,
@@ -79,18 +79,22 @@ class OpenRouterClient:
             UPSTREAM_ERRORS.labels(endpoint, str(response.status)).inc()
         return response
 
-    def post_chat(self, body):
-        """POST a chat completion (JSON bytes); returns the successful response, its body read (`.data`)."""
+    def post_chat(self, body, path="/chat/completions", headers=None, endpoint="chat"):
+        """POST a chat completion (JSON bytes); returns the successful response, its body read (`.data`).
+
+        `path` names another inference API (`/responses`, `/messages`, `/embeddings`), `headers` adds to ours.
+        """
         self._require_key()
-        response = self._post("chat", body, self.headers)
+        response = self._post(endpoint, body, {**self.headers, **headers} if headers else self.headers, path=path)
         if response.status != 200:
             raise error_from_response(response.status, response.data, response.headers)
         return response
 
-    def open_stream(self, body):
+    def open_stream(self, body, path="/chat/completions", headers=None, endpoint="chat_stream"):
         """POST a streaming chat completion; returns the open response once OpenRouter answered 200."""
         self._require_key()
-        response = self._post("chat_stream", body, self.stream_headers, stream=True)
+        merged = {**self.stream_headers, **headers} if headers else self.stream_headers
+        response = self._post(endpoint, body, merged, stream=True, path=path)
         if response.status != 200:
             try:
                 raise error_from_response(response.status, _read_all(response), response.headers)

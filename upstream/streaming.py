@@ -18,6 +18,39 @@ def error_event(error, request_id):
     return b"data: " + orjson.dumps(error.to_dict(request_id)) + b"\n\n"
 
 
+def data_line(event):
+    """The payload of an event's `data:` line, wherever it sits (after `event:`/`id:` lines); None if it has none."""
+    if event.startswith(b"data:"):
+        start = 5
+    else:
+        start = event.find(b"\ndata:")
+        if start < 0:
+            return None
+        start += 6
+    end = event.find(b"\n", start)
+    return (event[start:end] if end >= 0 else event[start:]).strip()
+
+
+class Dialect:
+    """What differs between the inference APIs' streams, as callbacks the relay asks.
+
+    `error_of(chunk)`: the upstream error object a parsed data event carries, or None. `finished(chunk)`: True
+    for an API's last event (chat has none: its end is `data: [DONE]`). `error_event(error, request_id)`: the
+    bytes of the gateway's own error event, then `after_error` (chat's `[DONE]`).
+    """
+
+    def __init__(self, error_of, finished=None, error_event=error_event, after_error=DONE):
+        self.error_of, self.finished = error_of, finished
+        self.error_event, self.after_error = error_event, after_error
+
+    def failure(self, error, request_id):
+        """The gateway's error event for a failure after the first byte, and what must follow it."""
+        return self.error_event(error, request_id) + self.after_error
+
+
+CHAT = Dialect(error_of=lambda chunk: chunk.get("error"))
+
+
 def client_gone(sock):
     """True when the client closed its connection (readable with nothing to read)."""
     if sock is None:
@@ -57,31 +90,38 @@ def _chunks(upstream):
             yield chunk
 
 
-def relay(upstream, request_id, sock=None, on_data=None):
-    """Yield SSE bytes to the client; always ends the upstream response, stopping OpenRouter's billing."""
+def relay(upstream, request_id, sock=None, on_data=None, dialect=CHAT):
+    """Yield SSE bytes to the client; always ends the upstream response, stopping OpenRouter's billing.
+
+    Events go on byte for byte (`event:` lines included); only their `data:` line is read, for errors and usage.
+    """
     events, complete = _events(upstream), False
     try:
         for event in events:
             if client_gone(sock):
                 return
-            if event.startswith(b"data:"):
-                data = event[5:].strip()
+            data, ended = data_line(event), False
+            if data is not None:
                 if data == b"[DONE]":
                     yield DONE
                     complete = True
                     return
                 chunk = _parse(data)
-                error = chunk.get("error") if isinstance(chunk, dict) else "not a JSON object"
+                error = dialect.error_of(chunk) if isinstance(chunk, dict) else "not a JSON object"
                 if error is not None:
                     failure = error_from_chunk(error if isinstance(error, dict) else {"message": str(error)})
-                    yield error_event(failure, request_id) + DONE
+                    yield dialect.failure(failure, request_id)
                     return
                 if on_data is not None:
                     on_data(chunk)
+                ended = dialect.finished is not None and dialect.finished(chunk)
             yield event + b"\n\n"
-        yield error_event(UpstreamError("OpenRouter ended the stream without [DONE]"), request_id) + DONE
+            if ended:  # the API's own last event (message_stop, response.completed): the stream is whole
+                complete = True
+                return
+        yield dialect.failure(UpstreamError("OpenRouter ended the stream without [DONE]"), request_id)
     except (HTTPError, OSError) as exc:
-        yield error_event(_stream_failure(exc), request_id) + DONE
+        yield dialect.failure(_stream_failure(exc), request_id)
     finally:
         if complete:
             finish(upstream, events)  # a finished stream keeps its keep-alive connection

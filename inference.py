@@ -1,4 +1,5 @@
-"""Sending a chat request upstream and answering with OpenRouter's completion or its relayed stream."""
+"""Sending an inference request upstream (chat, Responses, Messages, Embeddings) and answering with
+OpenRouter's body or its relayed stream. What differs between the APIs is in services/apis.py."""
 
 import logging
 import time
@@ -10,7 +11,7 @@ from auth import end_user_id
 from errors import NO_RETRY, UpstreamError
 from metrics import FIRST_CHUNK, STREAMS, observe_usage
 from redaction import redact_secrets
-from services.chat import upstream_request
+from services.apis import CHAT
 from services.redis_errors import redis_errors
 from services.usage import amounts
 from upstream.errors import describe
@@ -20,32 +21,38 @@ log = logging.getLogger("gateway")
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-def prepare(body):
-    """The upstream JSON bytes for a validated chat body."""
-    cfg = current_app.config
-    return orjson.dumps(upstream_request(body, cfg, end_user_id(g.user)))
+def prepare(body, api=CHAT):
+    """The body to send upstream for a validated body: the caller's, plus what the gateway adds."""
+    return api.prepare(body, current_app.config, end_user_id(g.user))
+
+
+def _model_of(outgoing):
+    """The model a request names (or the gateway filled in): usage is counted under it if the answer names none."""
+    models = outgoing.get("models")
+    return outgoing.get("model") or (models[0] if isinstance(models, list) and models else "unknown")
+
+
+def _forwarded(api):
+    """The caller's headers this API passes upstream (Messages: anthropic-version, anthropic-beta)."""
+    headers = {name: request.headers[name] for name in api.forward if name in request.headers}
+    return headers or None
 
 
 def _overhead_ms(upstream_wait):
     return f"{(time.perf_counter() - g.started - upstream_wait) * 1000:.2f}"
 
 
-def complete(body):
-    """Call OpenRouter for a non-streamed completion: (raw bytes, parsed completion, seconds waited)."""
-    payload = prepare(body)
+def complete(body, api=CHAT):
+    """Call OpenRouter for a non-streamed answer: (raw bytes, parsed answer, seconds waited)."""
+    outgoing = prepare(body, api)
     client = current_app.extensions["openrouter"]
     started = time.perf_counter()
-    upstream = client.post_chat(payload)
+    upstream = client.post_chat(orjson.dumps(outgoing), path=api.path, headers=_forwarded(api), endpoint=api.name)
     waited = time.perf_counter() - started
     content = redact_secrets(upstream.data)  # passed on as it is: an echoed key must not go with it
-    completion = _parse_completion(content)
-    record_usage(completion.get("model") or requested_model(body), completion.get("usage"))
+    completion = _parse_completion(content, api.answer_key)
+    record_usage(completion.get("model") or _model_of(outgoing), api.usage_of(completion))
     return content, completion, waited
-
-
-def requested_model(body):
-    """The model a request names, or the one the gateway fills in."""
-    return body.get("model") or current_app.config["OPENROUTER_DEFAULT_MODEL"]
 
 
 def record_usage(model, usage):
@@ -62,9 +69,9 @@ def safe_record(store, user, model, usage):
         log.warning("usage not recorded for a %s call: Redis unavailable", model)
 
 
-def completion_response(body):
-    """A non-streamed completion: OpenRouter's body passed on unchanged, plus our headers."""
-    content, completion, waited = complete(body)
+def completion_response(body, api=CHAT):
+    """A non-streamed answer: OpenRouter's body passed on unchanged, plus our headers."""
+    content, completion, waited = complete(body, api)
     response = Response(content, mimetype="application/json")
     return _tag(response, completion, waited)
 
@@ -92,7 +99,7 @@ def _tag(response, completion, waited):
     return response
 
 
-def _parse_completion(content):
+def _parse_completion(content, answer_key="choices"):
     try:
         completion = orjson.loads(content)
     except orjson.JSONDecodeError:
@@ -100,23 +107,26 @@ def _parse_completion(content):
     if not isinstance(completion, dict):
         raise UpstreamError("OpenRouter answered with a body that is not a completion", headers=NO_RETRY)
     error = completion.get("error")
-    if "choices" not in completion and error is not None:
+    if answer_key not in completion and error is not None:
         message = describe(error, "no message") if isinstance(error, dict) else str(error)
         raise UpstreamError(f"OpenRouter returned an error: {message}", headers=NO_RETRY)
     return completion
 
 
-def stream_response(body):
-    """A streamed completion: headers first, then each upstream event as it arrives."""
-    payload = prepare({**body, "stream": True})
+def stream_response(body, api=CHAT):
+    """A streamed answer: headers first, then each upstream event as it arrives."""
+    outgoing = prepare({**body, "stream": True}, api)
     client = current_app.extensions["openrouter"]
     started = time.perf_counter()
-    upstream = client.open_stream(payload)
+    upstream = client.open_stream(
+        orjson.dumps(outgoing), path=api.path, headers=_forwarded(api), endpoint=f"{api.name}_stream"
+    )
     waited = time.perf_counter() - started
     sock = request.environ.get("gunicorn.socket")
-    seen = StreamUsage(current_app.extensions["usage"], g.user, requested_model(body))
+    seen = StreamUsage(current_app.extensions["usage"], g.user, _model_of(outgoing), api)
+    events = relay(upstream, g.request_id, sock, on_data=seen.observe, dialect=api.dialect)
     response = Response(mimetype="text/event-stream", headers=SSE_HEADERS)
-    response.response = _counted(response, relay(upstream, g.request_id, sock, on_data=seen.observe), seen, g.started)
+    response.response = _counted(response, events, seen, g.started)
     generation = upstream.headers.get("X-Generation-Id")
     if generation:
         response.headers["X-Generation-Id"] = generation
@@ -141,15 +151,18 @@ def _counted(response, events, seen, started):
 
 
 class StreamUsage:
-    """The usage chunk of a stream, if it came; recorded once when the stream closes."""
+    """The usage a stream reported (merged, as Messages reports it in two events); recorded once at its close."""
 
-    def __init__(self, store, user, model):
-        self.store, self.user, self.model, self.usage = store, user, model, None
+    def __init__(self, store, user, model, api=CHAT):
+        self.store, self.user, self.model, self.api, self.usage = store, user, model, api, None
 
     def observe(self, chunk):
         """Called with each parsed data event."""
-        if isinstance(chunk.get("usage"), dict):
-            self.usage, self.model = chunk["usage"], chunk.get("model") or self.model
+        usage, model = self.api.stream_usage(chunk)
+        if isinstance(usage, dict):
+            self.usage = {**self.usage, **usage} if self.usage else usage
+            self.model = model or self.model
 
     def record(self):
-        safe_record(self.store, self.user, self.model, self.usage)
+        usage = self.api.usage(self.usage) if self.usage is not None else None
+        safe_record(self.store, self.user, self.model, usage)

@@ -1,0 +1,37 @@
+"""OpenAI's embeddings request through OpenRouter's POST /embeddings."""
+
+from flask import Blueprint
+
+from auth import require_user
+from inference import completion_response
+from openapi import doc
+from quotas import concurrency_slot, embeddings_quota
+from schemas.common import load_present, validated, validated_body
+from schemas.inference_apis import EmbeddingsRequestSchema
+from services.apis import EMBEDDINGS_API
+
+bp = Blueprint("embeddings", __name__)
+EMBEDDINGS_REQUEST = EmbeddingsRequestSchema()
+ANSWER = {
+    200: {
+        "description": 'OpenRouter\'s {"object": "list", "data": [embedding, …], "model", "usage"}, unchanged',
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
+ERRORS = (400, 403, 413, 429, 502, 503, 504)
+
+
+def check_embeddings(body):
+    """The embeddings body checked field by field (input: not empty, at most 2048 items, no empty string)."""
+    return load_present(EMBEDDINGS_REQUEST, body)
+
+
+@bp.post("/embeddings")
+@doc(tags=["embeddings"], body=EmbeddingsRequestSchema, responses=ANSWER, errors=ERRORS)
+@require_user
+@validated_body(check_embeddings)
+@embeddings_quota
+@concurrency_slot
+def create():
+    """Create embedding vectors for one or more inputs."""
+    return completion_response(validated(), EMBEDDINGS_API)

@@ -1,0 +1,59 @@
+"""Anthropic's Messages API through OpenRouter's POST /messages, also as /v1/messages for Anthropic's clients.
+
+Anthropic's SDKs and Claude Code send the key as `x-api-key` and append `/v1/messages` to their base URL;
+errors here are in Anthropic's envelope, so those clients raise the right exception class.
+"""
+
+from flask import Blueprint, g, request
+
+from auth import require_user
+from inference import completion_response, stream_response
+from openapi import doc
+from quotas import chat_quota, concurrency_slot
+from schemas.common import load_present, validated, validated_body
+from schemas.inference_apis import MessagesRequestSchema
+from services.apis import MESSAGES_API
+
+bp = Blueprint("messages", __name__)
+MESSAGES_REQUEST = MessagesRequestSchema()
+NAMED_EVENTS = {
+    "type": "string",
+    "description": "Anthropic's named events (message_start, content_block_delta, …, message_stop) relayed as "
+    "they arrive; a failure after the first byte is one `event: error` in Anthropic's envelope",
+}
+ANSWER = {
+    200: {
+        "description": "OpenRouter's Anthropic message, unchanged (or its named SSE events with stream: true)",
+        "content": {"application/json": {"schema": {"type": "object"}}, "text/event-stream": {"schema": NAMED_EVENTS}},
+    }
+}
+ERRORS = (400, 403, 413, 429, 502, 503, 504)
+
+
+@bp.before_request
+def anthropic_conventions():
+    """Errors in Anthropic's envelope; the JWT accepted as `x-api-key` when no Authorization header is sent."""
+    g.anthropic_errors = True
+    key = request.headers.get("x-api-key")
+    if key and "HTTP_AUTHORIZATION" not in request.environ:
+        request.environ["HTTP_AUTHORIZATION"] = f"Bearer {key.strip()}"
+
+
+def check_messages(body):
+    """The Messages body checked field by field."""
+    return load_present(MESSAGES_REQUEST, body)
+
+
+@bp.post("/messages")
+@bp.post("/v1/messages")
+@doc(tags=["messages"], body=MessagesRequestSchema, responses=ANSWER, errors=ERRORS, anthropic=True)
+@require_user
+@validated_body(check_messages)
+@chat_quota
+@concurrency_slot
+def create():
+    """Create a message (Anthropic's Messages API; streamed as named SSE events when `stream` is true)."""
+    body = validated()
+    if body.get("stream") is True:
+        return stream_response(body, MESSAGES_API)
+    return completion_response(body, MESSAGES_API)
