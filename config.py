@@ -82,6 +82,8 @@ class Config:
         self.RATELIMIT_AUDIO = get("RATELIMIT_AUDIO") or "10/minute"
         self.RATELIMIT_FUNCTION_CALLING = get("RATELIMIT_FUNCTION_CALLING") or "20/minute"
         self.MAX_CONCURRENT_PER_USER = _int(env, "MAX_CONCURRENT_PER_USER", 8)
+        # Seconds a concurrency slot outlives a host that died mid-call (default: 2 x OPENROUTER_TIMEOUT + 30 s).
+        self.CONCURRENCY_SLOT_TTL = _float(env, "CONCURRENCY_SLOT_TTL", None)
         self.MAX_CONTENT_LENGTH = _int(env, "MAX_CONTENT_LENGTH", 40 * MIB)
         self.MAX_IMAGE_BYTES = _int(env, "MAX_IMAGE_BYTES", 20 * MIB)
         self.MAX_AUDIO_BYTES = _int(env, "MAX_AUDIO_BYTES", 15 * MIB)
@@ -139,15 +141,18 @@ class TestConfig(Config):
     TESTING = True
 
     def __init__(self, **overrides):
-        super().__init__(
-            environ={
-                "GATEWAY_ENV": "testing",
-                "JWT_SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
-                "OPENROUTER_API_KEY": "sk-or-v1-test",
-                "OPENROUTER_BASE_URL": "http://127.0.0.1:9/api/v1",
-                "LOG_LEVEL": "WARNING",
-            }
-        )
+        environ = {
+            "GATEWAY_ENV": "testing",
+            "JWT_SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+            "OPENROUTER_API_KEY": "sk-or-v1-test",
+            "OPENROUTER_BASE_URL": "http://127.0.0.1:9/api/v1",
+            "LOG_LEVEL": "WARNING",
+        }
+        # Text overrides are parsed as the environment would be (REDIS_URL also moves RATELIMIT_STORAGE_URI);
+        # others (numbers, lists, None) and names Config does not read are set as given.
+        environ.update({name: value for name, value in overrides.items() if isinstance(value, str)})
+        super().__init__(environ=environ)
         for name, value in overrides.items():
-            setattr(self, name, value)
+            if not isinstance(value, str) or not hasattr(self, name):
+                setattr(self, name, value)
         self._derive()

@@ -13,7 +13,7 @@ from services.chat import upstream_request
 from services.redis_errors import redis_errors
 from services.usage import amounts
 from upstream.errors import describe
-from upstream.streaming import relay
+from upstream.streaming import DONE, relay
 
 log = logging.getLogger("gateway")
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -47,8 +47,16 @@ def requested_model(body):
 
 
 def record_usage(model, usage):
-    """Count a finished call against the caller (usage accounting and the daily budget)."""
-    safe_record(current_app.extensions["usage"], g.user, model, usage)
+    """Count a finished call against the caller (usage accounting and the daily budget).
+
+    A call holding a concurrency slot writes it with the slot's release, in one round trip, when it settles.
+    """
+    ticket = g.get("call_ticket")
+    if ticket is None:
+        safe_record(current_app.extensions["usage"], g.user, model, usage)
+    else:
+        observe_usage(model, amounts(usage))
+        ticket.add_usage(model, usage)
 
 
 def safe_record(store, user, model, usage):
@@ -112,7 +120,8 @@ def stream_response(body):
     upstream = client.open_stream(payload)
     waited = time.perf_counter() - started
     sock = request.environ.get("gunicorn.socket")
-    seen = StreamUsage(current_app.extensions["usage"], g.user, requested_model(body))
+    seen = StreamUsage(current_app.extensions["usage"], g.user, requested_model(body), g.get("call_ticket"))
+    g.call_streamed = True  # the stream settles its call's ticket, not the view
     response = Response(mimetype="text/event-stream", headers=SSE_HEADERS)
     response.response = _counted(response, relay(upstream, g.request_id, sock, on_data=seen.observe), seen, g.started)
     generation = upstream.headers.get("X-Generation-Id")
@@ -131,6 +140,10 @@ def _counted(response, events, seen, started):
             if not response.sent_bytes:
                 FIRST_CHUNK.observe(time.perf_counter() - started)
             response.sent_bytes += len(chunk)
+            if chunk.endswith(DONE):
+                seen.record()  # before the last event leaves: the caller's next call sees the slot free
+            else:
+                seen.keep_alive()
             yield chunk
     finally:
         STREAMS.dec()
@@ -139,15 +152,29 @@ def _counted(response, events, seen, started):
 
 
 class StreamUsage:
-    """The usage chunk of a stream, if it came; recorded once when the stream closes."""
+    """The usage chunk of a stream, if it came; recorded once, with the call's slot released, at its end."""
 
-    def __init__(self, store, user, model):
+    def __init__(self, store, user, model, ticket=None):
         self.store, self.user, self.model, self.usage = store, user, model, None
+        self.ticket, self.recorded = ticket, False
 
     def observe(self, chunk):
         """Called with each parsed data event."""
         if isinstance(chunk.get("usage"), dict):
             self.usage, self.model = chunk["usage"], chunk.get("model") or self.model
 
+    def keep_alive(self):
+        if self.ticket is not None:
+            self.ticket.keep_alive()
+
     def record(self):
-        safe_record(self.store, self.user, self.model, self.usage)
+        """Record once (the last event, or the stream's close if it never came)."""
+        if self.recorded:
+            return
+        self.recorded = True
+        if self.ticket is None:
+            safe_record(self.store, self.user, self.model, self.usage)
+            return
+        observe_usage(self.model, amounts(self.usage))
+        self.ticket.add_usage(self.model, self.usage)
+        self.ticket.settle()

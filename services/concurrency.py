@@ -1,11 +1,13 @@
-"""How many calls each user has in flight: the per-user concurrency cap's slots."""
+"""How many calls each user has in flight (the per-user concurrency cap), and the call that holds a slot."""
 
+import logging
 import threading
 import time
 import uuid
 
-# A slot left by a crashed worker frees itself after this long (a stream can outlive any single timeout).
-STALE_SLOT_S = 3600
+from services.redis_errors import redis_errors
+
+log = logging.getLogger("gateway.quotas")
 
 
 class LocalConcurrency:
@@ -39,32 +41,90 @@ class LocalConcurrency:
             return self._counts.get(key, 0)
 
 
-ACQUIRE = """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[3]))
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-return 1
-"""
-
-
 class RedisConcurrency:
-    """Slots shared by every worker and host: a sorted set per user, one member per call in flight."""
+    """Slots shared by every worker and host: a sorted set per user, one member per call, scored by its lease.
 
-    def __init__(self, client, prefix="gw:inflight:"):
-        self.client, self.prefix = client, prefix
-        self._acquire = client.register_script(ACQUIRE)
+    A lease (`lease` seconds, on Redis's clock) frees the slot of a worker or host that died mid-call; streams
+    renew theirs while they run. Taking a slot is part of the admission script (services/redis_admission.py).
+    """
+
+    def __init__(self, client, lease, prefix="gw:inflight:"):
+        from services.redis_admission import RedisAdmission, Slot
+
+        self.client, self.lease, self.prefix = client, lease, prefix
+        self.admission, self._slot = RedisAdmission(client), Slot
+
+    def slot(self, key, limit):
+        """A new slot request for `key` (not yet taken)."""
+        return self._slot(self.prefix + key, limit, uuid.uuid4().hex, self.lease)
 
     def acquire(self, key, limit):
         """Atomically take a slot if fewer than `limit` are held; a token to release, or None."""
-        token = uuid.uuid4().hex
-        taken = self._acquire(keys=[self.prefix + key], args=[time.time(), limit, STALE_SLOT_S, token])
-        return token if taken else None
+        slot = self.slot(key, limit)
+        return slot.token if self.admission.admit(slot=slot).verdict == "ok" else None
 
-    def release(self, key, token):
-        """Give back the slot `token`."""
-        self.client.zrem(self.prefix + key, token)
+    def release(self, key, token, pipe=None):
+        """Give back the slot `token` (queued on `pipe` when given)."""
+        (pipe or self.client).zrem(self.prefix + key, token)
+
+    def renew(self, key, token):
+        """Extend a running call's lease."""
+        return self.admission.renew(self.prefix + key, token, self.lease)
 
     def held(self, key):
         """Slots `key` holds now."""
-        return self.client.zcard(self.prefix + key)
+        return self.admission.held(self.prefix + key)
+
+
+class CallTicket:
+    """One admitted call: its slot (or none) and the usage its model calls ran up, settled once at the end.
+
+    Settling gives the slot back and records the usage together: one Redis pipeline, one round trip. It runs
+    when the answer's body is ready (before the client has the last byte), or when the response closes.
+    """
+
+    def __init__(self, slots, usage, user, token, renew_every=None):
+        self.slots, self.usage, self.user, self.token = slots, usage, user, token
+        self.pending, self.settled = [], False
+        self.renew_every, self._renewed = renew_every, time.monotonic()
+
+    def add_usage(self, model, usage):
+        """Count one model call; written when the ticket settles."""
+        self.pending.append((model, usage))
+
+    def keep_alive(self):
+        """Renew the slot's lease now and then while a long stream runs (one round trip a third of a lease)."""
+        if self.token is None or self.renew_every is None or self.settled:
+            return
+        if time.monotonic() - self._renewed >= self.renew_every:
+            self._renewed = time.monotonic()
+            try:
+                self.slots.renew(self.user, self.token)
+            except redis_errors():
+                log.warning("could not renew a concurrency slot: Redis unavailable")
+
+    def settle(self):
+        """Release the slot and record the usage, once; Redis trouble is logged, the answer is paid for."""
+        if self.settled:
+            return
+        self.settled = True
+        try:
+            self._write()
+        except redis_errors():
+            log.warning("usage or slot release not written: Redis unavailable; the slot expires by itself")
+
+    def _write(self):
+        client = getattr(self.usage, "client", None)
+        if client is None:  # in memory: no round trips to save
+            for model, usage in self.pending:
+                self.usage.record(self.user, model, usage)
+            if self.token is not None:
+                self.slots.release(self.user, self.token)
+            return
+        pipe = client.pipeline(transaction=False)
+        for model, usage in self.pending:
+            self.usage.record(self.user, model, usage, pipe=pipe)
+        if self.token is not None:
+            self.slots.release(self.user, self.token, pipe=pipe)
+        if self.pending or self.token is not None:
+            pipe.execute()

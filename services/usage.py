@@ -68,7 +68,7 @@ class MemoryUsage(_Usage):
         self._lock = threading.Lock()
         self._data = defaultdict(lambda: defaultdict(lambda: dict.fromkeys(FIELDS, 0)))
 
-    def record(self, sub, model, usage):
+    def record(self, sub, model, usage, pipe=None):
         """Count one call of `sub` to `model`."""
         key = (sub, self.today().isoformat())
         with self._lock:
@@ -88,10 +88,15 @@ class RedisUsage(_Usage):
         super().__init__(clock)
         self.client, self.prefix = client, prefix
 
-    def record(self, sub, model, usage):
-        """Count one call of `sub` to `model` (atomic increments, one round trip)."""
-        key = f"{self.prefix}{sub}:{self.today().isoformat()}"
-        pipe = self.client.pipeline(transaction=False)
+    def day_key(self, sub, day=None):
+        """The hash of `sub`'s counters for `day` (default today, UTC)."""
+        return f"{self.prefix}{sub}:{(day or self.today()).isoformat()}"
+
+    def record(self, sub, model, usage, pipe=None):
+        """Count one call of `sub` to `model` (atomic increments, one round trip; queued on `pipe` if given)."""
+        key = self.day_key(sub)
+        own = pipe is None
+        pipe = self.client.pipeline(transaction=False) if own else pipe
         for name, value in amounts(usage).items():
             field = f"{model or 'unknown'}|{name}"
             if name == "cost":
@@ -99,7 +104,8 @@ class RedisUsage(_Usage):
             else:
                 pipe.hincrby(key, field, value)
         pipe.expire(key, KEEP_DAYS * 86400)
-        pipe.execute()
+        if own:
+            pipe.execute()
 
     def _day(self, sub, day):
         models = defaultdict(lambda: dict.fromkeys(FIELDS, 0))
