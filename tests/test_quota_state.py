@@ -43,10 +43,10 @@ def test_a_second_app_does_not_repoint_or_switch_off_the_first():
 
 def test_test_config_parses_redis_url_like_config():
     url = "redis://127.0.0.1:6390/2"
-    assert TestConfig(REDIS_URL=url).RATELIMIT_STORAGE_URI == url
-    assert Config({"REDIS_URL": url}).RATELIMIT_STORAGE_URI == url
+    assert url == TestConfig(REDIS_URL=url).RATELIMIT_STORAGE_URI
+    assert url == Config({"REDIS_URL": url}).RATELIMIT_STORAGE_URI
     given = TestConfig(REDIS_URL=url, RATELIMIT_STORAGE_URI="memory://")
-    assert (given.REDIS_URL, given.RATELIMIT_STORAGE_URI) == (url, "memory://")
+    assert (url, "memory://") == (given.REDIS_URL, given.RATELIMIT_STORAGE_URI)
     assert TestConfig(MAX_CONCURRENT_PER_USER=3).MAX_CONCURRENT_PER_USER == 3
 
 
