@@ -81,7 +81,7 @@ def _init_services(app):
     if redis_url:
         from services.redis_state import make_redis, redis_check  # redis is loaded only when configured
 
-        shared = app.extensions["redis"] = make_redis(redis_url)
+        shared = app.extensions["redis"] = make_redis(redis_url, app.config["REDIS_MAX_CONNECTIONS"])
         lease = app.config["CONCURRENCY_SLOT_TTL"] or 2 * app.config["OPENROUTER_TIMEOUT"] / 1000 + 30
         app.extensions["concurrency"] = RedisConcurrency(shared, lease)
         app.extensions["usage"] = RedisUsage(shared)
@@ -94,14 +94,14 @@ def _init_services(app):
         app.extensions["concurrency"] = LocalConcurrency()
         app.extensions["usage"] = MemoryUsage()
         app.extensions["tool_sessions"] = MemorySessionStore(ttl=app.config["TOOL_SESSION_TTL"])
-    storage = _quota_storage(quota_uri, redis_url, shared)
+    storage = _quota_storage(quota_uri, redis_url, shared, app.config["REDIS_MAX_CONNECTIONS"])
     combined = shared is not None and quota_uri == redis_url
     app.extensions["quota_state"] = QuotaState(storage, app.config["RATELIMIT_FAIL_OPEN"], combined)
     if quota_uri not in ("memory://", redis_url):
         checks["rate_limit_storage"] = lambda: _limiter_check(storage)
 
 
-def _quota_storage(uri, redis_url, shared):
+def _quota_storage(uri, redis_url, shared, max_connections):
     """This app's rate-limit storage: ours for memory and Redis (Redis's clock, shared client), else limits'."""
     from services.quota_storage import RedisQuotaStorage
 
@@ -112,7 +112,7 @@ def _quota_storage(uri, redis_url, shared):
     if uri.startswith(("redis://", "rediss://", "unix://")):
         from services.redis_state import make_redis
 
-        return RedisQuotaStorage(make_redis(uri))
+        return RedisQuotaStorage(make_redis(uri, max_connections))
     from limits.storage import storage_from_string
 
     return storage_from_string(uri)

@@ -73,6 +73,8 @@ class Config:
         self.ALLOWED_MODELS = _list(get("ALLOWED_MODELS"))
         self._read_jwt(env)
         self.REDIS_URL = get("REDIS_URL") or None
+        # Sockets per worker to Redis: a gevent worker's greenlets take turns on these (services/redis_state.py).
+        self.REDIS_MAX_CONNECTIONS = _int(env, "REDIS_MAX_CONNECTIONS", 64)
         self.RATELIMIT_STORAGE_URI = get("RATELIMIT_STORAGE_URI") or self.REDIS_URL or "memory://"
         self.RATELIMIT_ENABLED = _bool(get("RATELIMIT_ENABLED", "true"))
         self.RATELIMIT_FAIL_OPEN = _bool(get("RATELIMIT_FAIL_OPEN", "false"))

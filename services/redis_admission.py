@@ -70,6 +70,9 @@ return redis.call('ZCARD', KEYS[1])
 """
 
 
+UNUSED = "gw:unused"
+
+
 @dataclass
 class Window:
     """A moving-window check: flask-limiter's key, limit, expiry (s) and cost."""
@@ -113,7 +116,12 @@ class RedisAdmission:
 
     def admit(self, window=None, slot=None, budget_key="", budget=None):
         """Check and take what is given, atomically, in one round trip."""
-        keys = [window.key if window else "", slot.key if slot else "", budget_key if budget is not None else ""]
+        # An unused key still names one in the gateway's namespace (an ACL user may touch only `gw:*`).
+        keys = [
+            window.key if window else UNUSED,
+            slot.key if slot else UNUSED,
+            budget_key if budget is not None else UNUSED,
+        ]
         args = [
             *((window.limit, window.expiry, window.amount) if window else ("", "", "")),
             *((slot.limit, slot.token, slot.lease) if slot else ("", "", "")),
