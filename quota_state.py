@@ -109,6 +109,12 @@ def limits_from_views():
     g.limits_from_views = True
 
 
+def _failure_of(storage):
+    """The exception class(es) a storage raises when its backend is unreachable (limits' convention)."""
+    failures = getattr(storage, "base_exceptions", ())
+    return failures if isinstance(failures, type) else tuple(failures)
+
+
 class AppStorage(Storage, MovingWindowSupport):
     """`gateway-app://`: flask-limiter's storage calls, forwarded to the current app's own storage."""
 
@@ -141,10 +147,10 @@ class AppStorage(Storage, MovingWindowSupport):
                 taken, oldest, count = state.storage.acquire(key, limit, expiry, amount)
             else:
                 return state.storage.acquire_entry(key, limit, expiry, amount)
-        except redis_errors():
-            if not state.fail_open:
+        except Exception as exc:
+            if not state.fail_open or not isinstance(exc, (*redis_errors(), _failure_of(state.storage))):
                 raise
-            log.warning("rate limit skipped: Redis unavailable (RATELIMIT_FAIL_OPEN)")
+            log.warning("rate limit skipped: its storage is unavailable (RATELIMIT_FAIL_OPEN)")
             g.quota_skipped = True
             return True
         g.setdefault("quota_windows", {})[key] = (oldest, count)

@@ -31,22 +31,24 @@ class LeanMemoryStorage(Storage, MovingWindowSupport):
     def base_exceptions(self):
         return ValueError
 
-    def acquire_entry(self, key, limit, expiry, amount=1):
-        """Record `amount` hits if the window has room for them."""
-        if amount > limit:
-            return False
+    def acquire(self, key, limit, expiry, amount=1):
+        """Record `amount` hits if the window has room: (taken, start of the window, hits in it)."""
         now = time.time()
         with self._lock:
             window = self._windows.get(key)
             if window is None:
                 window = self._windows[key] = deque()
             _expire(window, now - expiry)
-            if len(window) + amount > limit:
-                return False
+            if amount > limit or len(window) + amount > limit:
+                return False, (window[0] if window else now), len(window)
             window.extend([now] * amount)
             if now >= self._next_sweep:
                 self._sweep(now, expiry)
-            return True
+            return True, window[0], len(window)
+
+    def acquire_entry(self, key, limit, expiry, amount=1):
+        """Record `amount` hits if the window has room for them."""
+        return self.acquire(key, limit, expiry, amount)[0]
 
     def get_moving_window(self, key, limit, expiry):
         """(start of the window, hits in it)."""
@@ -103,7 +105,7 @@ def _expire(window, cutoff):
         window.popleft()
 
 
-class RedisQuotaStorage:
+class RedisQuotaStorage(Storage, MovingWindowSupport):
     """Moving windows in Redis for flask-limiter, one script call per hit, timed by Redis's clock.
 
     Shares the gateway's Redis client (its breaker, timeouts and pool). `acquire` also returns the window, so
@@ -115,6 +117,7 @@ class RedisQuotaStorage:
     def __init__(self, client):
         from services.redis_admission import RedisAdmission
 
+        super().__init__()
         self.client, self.admission = client, RedisAdmission(client)
 
     @property
@@ -136,6 +139,15 @@ class RedisQuotaStorage:
     def get_moving_window(self, key, limit, expiry):
         _, oldest, count = self.acquire(key, limit, expiry, amount=limit + 1)  # a hit too big to take: a read
         return oldest, count
+
+    def incr(self, key, expiry, amount=1):
+        raise NotImplementedError("the gateway's limits use the moving window")
+
+    def get(self, key):
+        raise NotImplementedError("the gateway's limits use the moving window")
+
+    def get_expiry(self, key):
+        raise NotImplementedError("the gateway's limits use the moving window")
 
     def check(self):
         return bool(self.client.ping())
