@@ -43,14 +43,6 @@ def user_daily_budget():
     return current_app.config["USER_DAILY_BUDGET_USD"]
 
 
-class Refused(Exception):
-    """A budget or concurrency refusal, raised by the slot decorator after the rate limit has been checked."""
-
-    def __init__(self, verdict):
-        super().__init__(verdict)
-        self.verdict = verdict
-
-
 def admit_call(window=None):
     """Check the budget and take a slot (and the rate-limit hit `window`, with Redis); the Outcome or None.
 
@@ -73,7 +65,8 @@ def admit_call(window=None):
         g.quota_skipped = True
         outcome, verdict = None, "ok"
     if verdict != "ok":
-        g.call_refused = verdict
+        if verdict != "window":  # flask-limiter answers a full window itself, with its 429
+            g.call_refused = verdict
         return outcome
     lease = getattr(slots, "lease", None)
     ticket = CallTicket(slots, usage, user, token if not g.get("quota_skipped") else None, lease and lease / 3)

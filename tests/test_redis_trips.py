@@ -103,3 +103,4 @@ def test_limits_read_from_the_hit_not_a_second_script(redis_url, upstream):
     assert [r.status_code for r in seen] == [200, 200, 429]
     assert [r.headers["X-RateLimit-Remaining"] for r in seen] == ["1", "0", "0"]
     assert 1 <= int(seen[2].headers["Retry-After"]) <= 61
+    assert app.extensions["concurrency"].held("headers") == 0  # a refused call took no slot
