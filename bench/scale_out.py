@@ -124,7 +124,7 @@ def section(figures):
 
 Sequential p50: memory, 1 worker {seq["memory-1w"]:.3f} ms; Redis, 1 worker {seq["redis-1w"]:.3f} ms; Redis,
 2 workers {seq["redis-2w"]:.3f} ms. Redis commands per gateway call (INFO commandstats over {calls:,} calls, the
-script's own commands included; one `evalsha` before the upstream call, one pipeline after): {per_call}.
+script's own commands included; one `evalsha` before the upstream call, one after): {per_call}.
 wrk, the upstream, Redis and the gateways share the machine's {os.cpu_count()} CPUs, so a second worker competes
 with them for the same cores; load average at the start {figures["load"][0]}, at the end {figures["load"][1]}. Each
 Redis round trip wakes redis-server: on a busy machine that wake-up, not Redis's work, is most of its cost.

@@ -79,7 +79,7 @@ class RedisConcurrency:
 class CallTicket:
     """One admitted call: its slot (or none) and the usage its model calls ran up, settled once at the end.
 
-    Settling gives the slot back and records the usage together: one Redis pipeline, one round trip. It runs
+    Settling gives the slot back and records the usage together: one Redis script, one round trip. It runs
     when the answer's body is ready (before the client has the last byte), or when the response closes.
     """
 
@@ -114,17 +114,16 @@ class CallTicket:
             log.warning("usage or slot release not written: Redis unavailable; the slot expires by itself")
 
     def _write(self):
-        client = getattr(self.usage, "client", None)
-        if client is None:  # in memory: no round trips to save
+        if not hasattr(self.usage, "client"):  # in memory: no round trips to save
             for model, usage in self.pending:
                 self.usage.record(self.user, model, usage)
             if self.token is not None:
                 self.slots.release(self.user, self.token)
             return
-        pipe = client.pipeline(transaction=False)
-        for model, usage in self.pending:
-            self.usage.record(self.user, model, usage, pipe=pipe)
-        if self.token is not None:
-            self.slots.release(self.user, self.token, pipe=pipe)
-        if self.pending or self.token is not None:
-            pipe.execute()
+        if not self.pending:  # no model call was made (a refusal after admission, or an error)
+            if self.token is not None:
+                self.slots.release(self.user, self.token)
+            return
+        rows = [self.usage.row(model, usage) for model, usage in self.pending]
+        slot_key = self.slots.prefix + self.user
+        self.slots.admission.settle(slot_key, self.token, self.usage.day_key(self.user), rows, self.usage.keep_s)

@@ -63,6 +63,23 @@ redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2])))
 return 1
 """
 
+# After the call: give the slot back and add each model call's usage to the user's day (`model|field` counters),
+# in one command, so settling costs one round trip and a single reply to parse.
+SETTLE = """
+if ARGV[1] ~= '' then redis.call('ZREM', KEYS[1], ARGV[1]) end
+local rows = (#ARGV - 2) / 5
+for i = 0, rows - 1 do
+  local at = 3 + i * 5
+  local model = ARGV[at]
+  redis.call('HINCRBY', KEYS[2], model .. '|requests', ARGV[at + 1])
+  redis.call('HINCRBY', KEYS[2], model .. '|prompt_tokens', ARGV[at + 2])
+  redis.call('HINCRBY', KEYS[2], model .. '|completion_tokens', ARGV[at + 3])
+  redis.call('HINCRBYFLOAT', KEYS[2], model .. '|cost', ARGV[at + 4])
+end
+if rows > 0 then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
+return rows
+"""
+
 HELD = """
 local t = redis.call('TIME')
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(t[1]) + tonumber(t[2]) / 1000000)
@@ -113,6 +130,7 @@ class RedisAdmission:
         self._admit = client.register_script(ADMIT)
         self._renew = client.register_script(RENEW)
         self._held = client.register_script(HELD)
+        self._settle = client.register_script(SETTLE)
 
     def admit(self, window=None, slot=None, budget_key="", budget=None):
         """Check and take what is given, atomically, in one round trip."""
@@ -130,6 +148,13 @@ class RedisAdmission:
         verdict, oldest, count, now = self._admit(keys=keys, args=args)
         offset = time.time() - float(now)  # Redis's clock → this host's, for headers and Retry-After
         return Outcome(verdict.decode() if isinstance(verdict, bytes) else verdict, float(oldest) + offset, count)
+
+    def settle(self, slot_key, token, usage_key, rows, keep_s):
+        """Release `token` (when not None) and add `rows` of (model, requests, prompt, completion, cost)."""
+        args = [token or "", keep_s]
+        for row in rows:
+            args.extend(row)
+        self._settle(keys=[slot_key, usage_key if rows else UNUSED], args=args)
 
     def renew(self, key, token, lease):
         """Extend a held slot's lease (long streams); False when it is no longer held."""

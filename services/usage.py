@@ -88,6 +88,13 @@ class RedisUsage(_Usage):
         super().__init__(clock)
         self.client, self.prefix = client, prefix
 
+    keep_s = KEEP_DAYS * 86400
+
+    def row(self, model, usage):
+        """One call's counters as the settlement script takes them: (model, requests, prompt, completion, cost)."""
+        counts = amounts(usage)
+        return (model or "unknown", 1, counts["prompt_tokens"], counts["completion_tokens"], repr(counts["cost"]))
+
     def day_key(self, sub, day=None):
         """The hash of `sub`'s counters for `day` (default today, UTC)."""
         return f"{self.prefix}{sub}:{(day or self.today()).isoformat()}"
