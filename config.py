@@ -131,6 +131,10 @@ class Config:
             raise ConfigError("JWT_SECRET_KEY must be at least 32 bytes in production")
         if self.LOG_FORMAT not in {"json", "text"}:
             raise ConfigError("LOG_FORMAT must be json or text")
+        if self.CONCURRENCY_SLOT_TTL is not None and self.CONCURRENCY_SLOT_TTL <= 0:
+            raise ConfigError("CONCURRENCY_SLOT_TTL must be a positive number of seconds")
+        if self.REDIS_MAX_CONNECTIONS < 1:
+            raise ConfigError("REDIS_MAX_CONNECTIONS must be at least 1")
         if self.OPENROUTER_TIMEOUT <= 0 or self.OPENROUTER_CONNECT_TIMEOUT <= 0:
             raise ConfigError("OPENROUTER_TIMEOUT and OPENROUTER_CONNECT_TIMEOUT must be positive")
         return self

@@ -85,3 +85,19 @@ def test_a_frozen_redis_costs_at_most_one_timeout(upstream, fail_open):
     # The first call waits out the timeout (0.3 s, one retry); then the breaker answers for every Redis step.
     assert timings[0] < 1.0, timings
     assert max(timings[1:]) < 0.25, timings
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("CONCURRENCY_SLOT_TTL", "0", "CONCURRENCY_SLOT_TTL must be a positive"),
+        ("CONCURRENCY_SLOT_TTL", "soon", "CONCURRENCY_SLOT_TTL must be a number"),
+        ("REDIS_MAX_CONNECTIONS", "0", "REDIS_MAX_CONNECTIONS must be at least 1"),
+    ],
+)
+def test_bad_scale_out_settings_refuse_to_start(name, value, message):
+    from config import ConfigError
+
+    env = {"GATEWAY_ENV": "development", name: value}
+    with pytest.raises(ConfigError, match=message):
+        Config(env).validate()
