@@ -84,7 +84,7 @@ def test_a_frozen_redis_costs_at_most_one_timeout(upstream, fail_open):
                 os.kill(proc.pid, signal.SIGCONT)
     # The first call waits out the timeout (0.3 s, one retry); then the breaker answers for every Redis step.
     assert timings[0] < 1.0, timings
-    assert max(timings[1:]) < 0.25, timings
+    assert max(timings[1:]) < 0.29, timings  # under one 0.3 s timeout: no call waited on Redis again
 
 
 @pytest.mark.parametrize(
