@@ -14,11 +14,12 @@ from cli import register_cli
 from config import Config
 from errors import NotFoundError, register_error_handlers
 from extensions import jwt, limiter
-from quotas import current_tier, rate_limit_headers
+from quota_state import APP_STORAGE, QuotaState, current_tier, limits_from_views
+from quotas import rate_limit_headers
 from services.catalogue import ModelCatalogue
 from services.concurrency import LocalConcurrency, RedisConcurrency
 from services.health import UpstreamProbe, is_loopback
-from services.quota_storage import LEAN_MEMORY
+from services.quota_storage import LeanMemoryStorage
 from services.tool_sessions import MemorySessionStore
 from services.usage import MemoryUsage, RedisUsage
 from upstream.client import OpenRouterClient
@@ -44,26 +45,21 @@ def create_app(config=None):
     app.json.sort_keys = False
     jwt_settings, decode_key = resolve_jwt_settings(cfg)
     app.config.update(jwt_settings)
-    if cfg.RATELIMIT_STORAGE_URI.startswith(("redis://", "rediss://", "unix://")):
-        from services.redis_state import REDIS_OPTIONS
-
-        app.config["RATELIMIT_STORAGE_OPTIONS"] = dict(REDIS_OPTIONS)
-    elif cfg.RATELIMIT_STORAGE_URI == "memory://":
-        app.config["RATELIMIT_STORAGE_URI"] = LEAN_MEMORY  # same moving window, off the hot path's costs
+    # flask-limiter forwards to this app's own storage (quota_state.py); the configured URI stays readable here.
+    app.config["QUOTA_STORAGE_URI"], app.config["RATELIMIT_STORAGE_URI"] = cfg.RATELIMIT_STORAGE_URI, APP_STORAGE
     if cfg.TRUSTED_PROXIES > 0:
         hops = cfg.TRUSTED_PROXIES
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_prefix=hops)
 
     init_jwt(app, jwt, decode_key)
+    # flask-limiter's own switch is process-wide (its first init_app wins); this app's RATELIMIT_ENABLED is
+    # applied per request by the limiter's request filter instead (quota_state.exempt).
+    enabled, app.config["RATELIMIT_ENABLED"] = app.config["RATELIMIT_ENABLED"], True
     limiter.init_app(app)
-    # flask-limiter reads RATELIMIT_SWALLOW_ERRORS only on its first init_app; one process may build several
-    # apps (tests, the CLI), so each app states its own.
-    limiter._swallow_errors = cfg.RATELIMIT_FAIL_OPEN
-    # Every limit is declared on its route and checked there, after authentication; flask-limiter's
-    # before_request pass looks for application/default limits, of which there are none: a third of its cost.
-    hooks = app.before_request_funcs.get(None, [])
-    if limiter._check_request_limit in hooks:  # absent when RATELIMIT_ENABLED is false
-        hooks.remove(limiter._check_request_limit)
+    app.config["RATELIMIT_ENABLED"] = enabled
+    # Every limit is declared on its route and checked there, after authentication; flask-limiter's own
+    # before_request pass (application/default limits, of which there are none) is exempt up to this hook.
+    app.before_request(limits_from_views)
     register_error_handlers(app)
     _init_services(app)
     app.before_request(logs.start_request)
@@ -88,26 +84,48 @@ def _init_services(app):
     app.extensions["started_at"] = time.monotonic()
     memory_ok = lambda: {"status": "ok", "backend": "memory"}  # noqa: E731
     checks = app.extensions["storage_checks"] = {"rate_limit_storage": memory_ok, "session_store": memory_ok}
-    redis_url = app.config["REDIS_URL"]
+    redis_url, quota_uri = app.config["REDIS_URL"], app.config["QUOTA_STORAGE_URI"]
+    shared = None
     caps = {"max_per_user": app.config["MAX_TOOL_SESSIONS_PER_USER"], "max_bytes": app.config["MAX_TOOL_SESSION_BYTES"]}
     if redis_url:
         from services.redis_sessions import RedisSessionStore  # redis is loaded only when configured
         from services.redis_state import make_redis, redis_check
 
-        shared = app.extensions["redis"] = make_redis(redis_url)
-        app.extensions["concurrency"] = RedisConcurrency(shared)
+        shared = app.extensions["redis"] = make_redis(redis_url, app.config["REDIS_MAX_CONNECTIONS"])
+        lease = app.config["CONCURRENCY_SLOT_TTL"] or 2 * app.config["OPENROUTER_TIMEOUT"] / 1000 + 30
+        app.extensions["concurrency"] = RedisConcurrency(shared, lease)
         app.extensions["usage"] = RedisUsage(shared, tier_of=current_tier)
         lease = 2 * app.config["OPENROUTER_TIMEOUT"] / 1000 + 30  # a submit's model calls stop by the deadline
         app.extensions["tool_sessions"] = RedisSessionStore(shared, app.config["TOOL_SESSION_TTL"], lease, **caps)
         checks["session_store"] = lambda: redis_check(shared)
-        if app.config["RATELIMIT_STORAGE_URI"] == redis_url:  # one Redis: one ping answers for both
+        if quota_uri == redis_url:  # one Redis: one ping answers for both
             checks["rate_limit_storage"] = checks["session_store"]
     else:
         app.extensions["concurrency"] = LocalConcurrency()
         app.extensions["usage"] = MemoryUsage(tier_of=current_tier)
         app.extensions["tool_sessions"] = MemorySessionStore(ttl=app.config["TOOL_SESSION_TTL"], **caps)
-    if app.config["RATELIMIT_STORAGE_URI"] not in (LEAN_MEMORY, redis_url):
-        checks["rate_limit_storage"] = _limiter_check
+    storage = _quota_storage(quota_uri, redis_url, shared, app.config["REDIS_MAX_CONNECTIONS"])
+    combined = shared is not None and quota_uri == redis_url
+    app.extensions["quota_state"] = QuotaState(storage, app.config["RATELIMIT_FAIL_OPEN"], combined)
+    if quota_uri not in ("memory://", redis_url):
+        checks["rate_limit_storage"] = lambda: _limiter_check(storage)
+
+
+def _quota_storage(uri, redis_url, shared, max_connections):
+    """This app's rate-limit storage: ours for memory and Redis (Redis's clock, shared client), else limits'."""
+    from services.quota_storage import RedisQuotaStorage
+
+    if uri == "memory://":
+        return LeanMemoryStorage()
+    if uri == redis_url:
+        return RedisQuotaStorage(shared)
+    if uri.startswith(("redis://", "rediss://", "unix://")):
+        from services.redis_state import make_redis
+
+        return RedisQuotaStorage(make_redis(uri, max_connections))
+    from limits.storage import storage_from_string
+
+    return storage_from_string(uri)
 
 
 def refuse_redirects():
@@ -116,9 +134,9 @@ def refuse_redirects():
         raise NotFoundError("No such route; see /api/v2/openrouter/docs")
 
 
-def _limiter_check():
+def _limiter_check(storage):
     try:
-        ok = limiter.storage.check()
+        ok = storage.check()
     except Exception:  # the storage's own error types vary by backend
         ok = False
     return {"status": "ok" if ok else "down", "backend": "redis"}

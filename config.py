@@ -74,6 +74,8 @@ class Config:
         self.ALLOWED_MODELS = _list(get("ALLOWED_MODELS"))
         self._read_jwt(env)
         self.REDIS_URL = get("REDIS_URL") or None
+        # Sockets per worker to Redis: a gevent worker's greenlets take turns on these (services/redis_state.py).
+        self.REDIS_MAX_CONNECTIONS = _int(env, "REDIS_MAX_CONNECTIONS", 64)
         self.RATELIMIT_STORAGE_URI = get("RATELIMIT_STORAGE_URI") or self.REDIS_URL or "memory://"
         self.RATELIMIT_ENABLED = _bool(get("RATELIMIT_ENABLED", "true"))
         self.RATELIMIT_FAIL_OPEN = _bool(get("RATELIMIT_FAIL_OPEN", "false"))
@@ -87,6 +89,8 @@ class Config:
         self.QUOTA_TIERS = get("QUOTA_TIERS") or None  # JSON text; parsed (and checked) by validate()
         self.ADMIN_ROLE = get("ADMIN_ROLE") or "gateway-admin"
         self.MAX_CONCURRENT_PER_USER = _int(env, "MAX_CONCURRENT_PER_USER", 8)
+        # Seconds a concurrency slot outlives a host that died mid-call (default: 2 x OPENROUTER_TIMEOUT + 30 s).
+        self.CONCURRENCY_SLOT_TTL = _float(env, "CONCURRENCY_SLOT_TTL", None)
         self.MAX_CONTENT_LENGTH = _int(env, "MAX_CONTENT_LENGTH", 40 * MIB)
         self.MAX_IMAGE_BYTES = _int(env, "MAX_IMAGE_BYTES", 20 * MIB)
         self.MAX_AUDIO_BYTES = _int(env, "MAX_AUDIO_BYTES", 15 * MIB)
@@ -142,6 +146,10 @@ class Config:
             raise ConfigError("LOG_FORMAT must be json or text")
         if self.MAX_TOOL_SESSIONS_PER_USER < 1 or self.MAX_TOOL_SESSION_BYTES < 1024:
             raise ConfigError("MAX_TOOL_SESSIONS_PER_USER must be at least 1 and MAX_TOOL_SESSION_BYTES at least 1024")
+        if self.CONCURRENCY_SLOT_TTL is not None and self.CONCURRENCY_SLOT_TTL <= 0:
+            raise ConfigError("CONCURRENCY_SLOT_TTL must be a positive number of seconds")
+        if self.REDIS_MAX_CONNECTIONS < 1:
+            raise ConfigError("REDIS_MAX_CONNECTIONS must be at least 1")
         if self.OPENROUTER_TIMEOUT <= 0 or self.OPENROUTER_CONNECT_TIMEOUT <= 0:
             raise ConfigError("OPENROUTER_TIMEOUT and OPENROUTER_CONNECT_TIMEOUT must be positive")
         self._validate_limits()
@@ -187,15 +195,18 @@ class TestConfig(Config):
     TESTING = True
 
     def __init__(self, **overrides):
-        super().__init__(
-            environ={
-                "GATEWAY_ENV": "testing",
-                "JWT_SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
-                "OPENROUTER_API_KEY": "sk-or-v1-test",
-                "OPENROUTER_BASE_URL": "http://127.0.0.1:9/api/v1",
-                "LOG_LEVEL": "WARNING",
-            }
-        )
+        environ = {
+            "GATEWAY_ENV": "testing",
+            "JWT_SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+            "OPENROUTER_API_KEY": "sk-or-v1-test",
+            "OPENROUTER_BASE_URL": "http://127.0.0.1:9/api/v1",
+            "LOG_LEVEL": "WARNING",
+        }
+        # Text overrides are parsed as the environment would be (REDIS_URL also moves RATELIMIT_STORAGE_URI);
+        # others (numbers, lists, None) and names Config does not read are set as given.
+        environ.update({name: value for name, value in overrides.items() if isinstance(value, str)})
+        super().__init__(environ=environ)
         for name, value in overrides.items():
-            setattr(self, name, value)
+            if not isinstance(value, str) or not hasattr(self, name):
+                setattr(self, name, value)
         self._derive()

@@ -15,7 +15,7 @@ from services.apis import CHAT
 from services.redis_errors import redis_errors
 from services.usage import amounts
 from upstream.errors import describe
-from upstream.streaming import relay
+from upstream.streaming import DONE, relay
 
 log = logging.getLogger("gateway")
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -56,8 +56,16 @@ def complete(body, api=CHAT):
 
 
 def record_usage(model, usage):
-    """Count a finished call against the caller (usage accounting and the daily budget)."""
-    safe_record(current_app.extensions["usage"], g.user, model, usage)
+    """Count a finished call against the caller (usage accounting and the daily budget).
+
+    A call holding a concurrency slot writes it with the slot's release, in one round trip, when it settles.
+    """
+    ticket = g.get("call_ticket")
+    if ticket is None:
+        safe_record(current_app.extensions["usage"], g.user, model, usage)
+    else:
+        observe_usage(model, amounts(usage))
+        ticket.add_usage(model, usage)
 
 
 def safe_record(store, user, model, usage):
@@ -123,7 +131,8 @@ def stream_response(body, api=CHAT):
     )
     waited = time.perf_counter() - started
     sock = request.environ.get("gunicorn.socket")
-    seen = StreamUsage(current_app.extensions["usage"], g.user, _model_of(outgoing), api)
+    seen = StreamUsage(current_app.extensions["usage"], g.user, _model_of(outgoing), api, g.get("call_ticket"))
+    g.call_streamed = True  # the stream settles its call's ticket, not the view
     events = relay(upstream, g.request_id, sock, on_data=seen.observe, dialect=api.dialect)
     response = Response(mimetype="text/event-stream", headers=SSE_HEADERS)
     response.response = _counted(response, events, seen, g.started)
@@ -143,6 +152,10 @@ def _counted(response, events, seen, started):
             if not response.sent_bytes:
                 FIRST_CHUNK.observe(time.perf_counter() - started)
             response.sent_bytes += len(chunk)
+            if seen.ended or chunk.endswith(DONE):
+                seen.record()  # before the last event leaves: the caller's next call sees the slot free
+            else:
+                seen.keep_alive()
             yield chunk
     finally:
         STREAMS.dec()
@@ -151,10 +164,12 @@ def _counted(response, events, seen, started):
 
 
 class StreamUsage:
-    """The usage a stream reported (merged, as Messages reports it in two events); recorded once at its close."""
+    """The usage a stream reported (merged, as Messages reports it in two events); recorded once, with the
+    call's slot released, at its end."""
 
-    def __init__(self, store, user, model, api=CHAT):
+    def __init__(self, store, user, model, api=CHAT, ticket=None):
         self.store, self.user, self.model, self.api, self.usage = store, user, model, api, None
+        self.ticket, self.recorded, self.ended = ticket, False, False
 
     def observe(self, chunk):
         """Called with each parsed data event."""
@@ -162,7 +177,23 @@ class StreamUsage:
         if isinstance(usage, dict):
             self.usage = {**self.usage, **usage} if self.usage else usage
             self.model = model or self.model
+        finished = self.api.dialect.finished
+        if finished is not None and finished(chunk):
+            self.ended = True  # the API's own last event (message_stop, response.completed) comes next
+
+    def keep_alive(self):
+        if self.ticket is not None:
+            self.ticket.keep_alive()
 
     def record(self):
+        """Record once (before the last event leaves, or at the stream's close if it never came)."""
+        if self.recorded:
+            return
+        self.recorded = True
         usage = self.api.usage(self.usage) if self.usage is not None else None
-        safe_record(self.store, self.user, self.model, usage)
+        if self.ticket is None:
+            safe_record(self.store, self.user, self.model, usage)
+            return
+        observe_usage(self.model, amounts(usage))
+        self.ticket.add_usage(self.model, usage)
+        self.ticket.settle()

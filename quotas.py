@@ -1,36 +1,21 @@
 """Per-user quotas: flask-limiter buckets per endpoint type and the concurrency cap."""
 
+import inspect
 import logging
 import math
 import time
 from datetime import UTC, datetime, timedelta
 from functools import wraps
 
-from flask import after_this_request, current_app, g, has_request_context
+from flask import Response, current_app, g
 
 from errors import RateLimitError
 from extensions import limiter
+from quota_state import admit_call, user_daily_budget, user_limits, user_max_concurrent
 from schemas.common import wants_stream
-from services.identity import limits_for
 from services.redis_errors import redis_errors
 
 log = logging.getLogger("gateway.quotas")
-SKIPPED = "skipped"  # no slot was taken: Redis was down and RATELIMIT_FAIL_OPEN let the call through
-
-
-def user_limits():
-    """The caller's limits: their tier's (QUOTA_TIERS, by the QUOTA_TIER_CLAIM claim), else the defaults."""
-    limits = g.get("user_limits")
-    if limits is None:
-        limits = g.user_limits = limits_for(g.get("user_claims"), current_app.config)
-    return limits
-
-
-def current_tier():
-    """The tier of the authenticated caller, for usage records (None outside a request or for the defaults)."""
-    if not has_request_context() or g.get("user") is None:
-        return None
-    return user_limits().tier
 
 
 def _rate(bucket):
@@ -57,66 +42,52 @@ embeddings_quota = limiter.shared_limit(_rate("embeddings"), scope="embeddings")
 
 
 def concurrency_slot(view):
-    """Check the daily budget, then hold one of the caller's MAX_CONCURRENT_PER_USER slots until it closes."""
+    """Check the daily budget and hold one of the caller's concurrency slots until the answer is ready.
+
+    With Redis both were usually decided with the route's rate-limit hit (quota_state.py), in its round trip;
+    otherwise here. The slot is given back, and the usage written, when the body is produced (a stream: before
+    its last event), so a caller's next call never finds its own finished call still in flight.
+    """
 
     @wraps(view)
     def wrapper(*args, **kwargs):
-        cfg, limits = current_app.config, user_limits()
-        if limits.daily_budget_usd is not None:
-            _check_budget(limits.daily_budget_usd, cfg["RATELIMIT_FAIL_OPEN"])
-        slots, user = current_app.extensions["concurrency"], g.user
-        token = _acquire(slots, user, limits.max_concurrent, cfg)
-        if token is None:
-            raise RateLimitError(
-                f"Too many calls in flight: at most {limits.max_concurrent} at once per user",
-                retry_after=1,
-            )
+        if "call_ticket" not in g and "call_refused" not in g:
+            admit_call()
+        if "call_refused" in g:
+            raise _refusal(g.call_refused)
+        ticket = g.call_ticket
+        try:
+            response = view(*args, **kwargs)
+        except BaseException:
+            ticket.settle()
+            raise
+        if not g.get("call_streamed") and not _streamed(response):
+            ticket.settle()
+        return response
 
-        @after_this_request
-        def release_on_close(response):
-            response.call_on_close(lambda: _release(slots, user, token))
-            return response
-
-        return view(*args, **kwargs)
-
+    wrapper.holds_concurrency_slot = True
     return wrapper
 
 
-def _check_budget(budget, fail_open):
-    usage = current_app.extensions["usage"]
-    try:
-        spent = usage.spent_today(g.user)
-    except redis_errors():
-        if fail_open:
-            log.warning("daily budget not checked: Redis unavailable (RATELIMIT_FAIL_OPEN)")
-            return
-        raise
-    if spent >= budget:
-        now = usage.clock()
+def _streamed(rv):
+    """A body produced while it is sent (a generator): its slot is held until the response closes."""
+    body = rv[0] if isinstance(rv, tuple) else rv
+    return inspect.isgenerator(body) or (isinstance(body, Response) and body.is_streamed)
+
+
+def _refusal(verdict):
+    if verdict == "budget":
+        budget = user_daily_budget()
+        now = current_app.extensions["usage"].clock()
         midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
-        raise RateLimitError(
+        return RateLimitError(
             f"Daily budget of ${budget:g} reached; it resets at 00:00 UTC",
             retry_after=(midnight - now).total_seconds(),
         )
-
-
-def _acquire(slots, user, cap, cfg):
-    try:
-        return slots.acquire(user, cap)
-    except redis_errors():
-        if cfg["RATELIMIT_FAIL_OPEN"]:
-            log.warning("concurrency cap skipped: Redis unavailable (RATELIMIT_FAIL_OPEN)")
-            return SKIPPED
-        raise
-
-
-def _release(slots, user, token):
-    if token is SKIPPED:
-        return
-    try:
-        slots.release(user, token)
-    except redis_errors():
-        log.warning("could not release a concurrency slot: Redis unavailable; it expires by itself")
+    return RateLimitError(
+        f"Too many calls in flight: at most {user_max_concurrent()} at once per user",
+        retry_after=1,
+    )
 
 
 def rate_limit_headers(response):

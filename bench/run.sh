@@ -80,3 +80,4 @@ run_phase scaled 120
 redis-cli -p "$REDIS_PORT" info stats | tr -d '\r' | grep '^total_commands_processed:' > "$OUT/redis-stats.txt" || true
 
 $BIN/python bench/report.py --seconds $(( $(date +%s) - STARTED ))
+$BIN/python bench/scale_out.py  # adds its section to RESULTS.md: memory vs Redis, 1 vs 2 workers, side by side

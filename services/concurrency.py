@@ -1,11 +1,13 @@
-"""How many calls each user has in flight: the per-user concurrency cap's slots."""
+"""How many calls each user has in flight (the per-user concurrency cap), and the call that holds a slot."""
 
+import logging
 import threading
 import time
 import uuid
 
-# A slot left by a crashed worker frees itself after this long (a stream can outlive any single timeout).
-STALE_SLOT_S = 3600
+from services.redis_errors import redis_errors
+
+log = logging.getLogger("gateway.quotas")
 
 
 class LocalConcurrency:
@@ -39,32 +41,92 @@ class LocalConcurrency:
             return self._counts.get(key, 0)
 
 
-ACQUIRE = """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[3]))
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-return 1
-"""
-
-
 class RedisConcurrency:
-    """Slots shared by every worker and host: a sorted set per user, one member per call in flight."""
+    """Slots shared by every worker and host: a sorted set per user, one member per call, scored by its lease.
 
-    def __init__(self, client, prefix="gw:inflight:"):
-        self.client, self.prefix = client, prefix
-        self._acquire = client.register_script(ACQUIRE)
+    A lease (`lease` seconds, on Redis's clock) frees the slot of a worker or host that died mid-call; streams
+    renew theirs while they run. Taking a slot is part of the admission script (services/redis_admission.py).
+    """
+
+    def __init__(self, client, lease, prefix="gw:inflight:"):
+        from services.redis_admission import RedisAdmission, Slot
+
+        self.client, self.lease, self.prefix = client, lease, prefix
+        self.admission, self._slot = RedisAdmission(client), Slot
+
+    def slot(self, key, limit):
+        """A new slot request for `key` (not yet taken)."""
+        return self._slot(self.prefix + key, limit, uuid.uuid4().hex, self.lease)
 
     def acquire(self, key, limit):
         """Atomically take a slot if fewer than `limit` are held; a token to release, or None."""
-        token = uuid.uuid4().hex
-        taken = self._acquire(keys=[self.prefix + key], args=[time.time(), limit, STALE_SLOT_S, token])
-        return token if taken else None
+        slot = self.slot(key, limit)
+        return slot.token if self.admission.admit(slot=slot).verdict == "ok" else None
 
-    def release(self, key, token):
-        """Give back the slot `token`."""
-        self.client.zrem(self.prefix + key, token)
+    def release(self, key, token, pipe=None):
+        """Give back the slot `token` (queued on `pipe` when given)."""
+        (pipe or self.client).zrem(self.prefix + key, token)
+
+    def renew(self, key, token):
+        """Extend a running call's lease."""
+        return self.admission.renew(self.prefix + key, token, self.lease)
 
     def held(self, key):
         """Slots `key` holds now."""
-        return self.client.zcard(self.prefix + key)
+        return self.admission.held(self.prefix + key)
+
+
+class CallTicket:
+    """One admitted call: its slot (or none) and the usage its model calls ran up, settled once at the end.
+
+    Settling gives the slot back and records the usage together: one Redis script, one round trip. It runs
+    when the answer's body is ready (before the client has the last byte), or when the response closes.
+    """
+
+    def __init__(self, slots, usage, user, token, renew_every=None, tier=None):
+        self.slots, self.usage, self.user, self.token, self.tier = slots, usage, user, token, tier
+        self.pending, self.settled = [], False
+        self.renew_every, self._renewed = renew_every, time.monotonic()
+
+    def add_usage(self, model, usage):
+        """Count one model call; written when the ticket settles."""
+        self.pending.append((model, usage))
+
+    def keep_alive(self):
+        """Renew the slot's lease now and then while a long stream runs (one round trip a third of a lease)."""
+        if self.token is None or self.renew_every is None or self.settled:
+            return
+        if time.monotonic() - self._renewed >= self.renew_every:
+            self._renewed = time.monotonic()
+            try:
+                self.slots.renew(self.user, self.token)
+            except redis_errors():
+                log.warning("could not renew a concurrency slot: Redis unavailable")
+
+    def settle(self):
+        """Release the slot and record the usage, once; Redis trouble is logged, the answer is paid for."""
+        if self.settled:
+            return
+        self.settled = True
+        try:
+            self._write()
+        except redis_errors():
+            log.warning("usage or slot release not written: Redis unavailable; the slot expires by itself")
+
+    def _write(self):
+        if not hasattr(self.usage, "client"):  # in memory: no round trips to save
+            for model, usage in self.pending:
+                self.usage.record(self.user, model, usage, tier=self.tier)
+            if self.token is not None:
+                self.slots.release(self.user, self.token)
+            return
+        if not self.pending:  # no model call was made (a refusal after admission, or an error)
+            if self.token is not None:
+                self.slots.release(self.user, self.token)
+            return
+        rows = [self.usage.row(model, usage) for model, usage in self.pending]
+        slot_key = self.slots.prefix + self.user
+        day_key, users_key = self.usage.day_key(self.user), self.usage.users_key()
+        self.slots.admission.settle(
+            slot_key, self.token, day_key, rows, self.usage.keep_s, users_key, self.user, self.tier
+        )

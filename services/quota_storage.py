@@ -31,22 +31,24 @@ class LeanMemoryStorage(Storage, MovingWindowSupport):
     def base_exceptions(self):
         return ValueError
 
-    def acquire_entry(self, key, limit, expiry, amount=1):
-        """Record `amount` hits if the window has room for them."""
-        if amount > limit:
-            return False
+    def acquire(self, key, limit, expiry, amount=1):
+        """Record `amount` hits if the window has room: (taken, start of the window, hits in it)."""
         now = time.time()
         with self._lock:
             window = self._windows.get(key)
             if window is None:
                 window = self._windows[key] = deque()
             _expire(window, now - expiry)
-            if len(window) + amount > limit:
-                return False
+            if amount > limit or len(window) + amount > limit:
+                return False, (window[0] if window else now), len(window)
             window.extend([now] * amount)
             if now >= self._next_sweep:
                 self._sweep(now, expiry)
-            return True
+            return True, window[0], len(window)
+
+    def acquire_entry(self, key, limit, expiry, amount=1):
+        """Record `amount` hits if the window has room for them."""
+        return self.acquire(key, limit, expiry, amount)[0]
 
     def get_moving_window(self, key, limit, expiry):
         """(start of the window, hits in it)."""
@@ -101,3 +103,58 @@ class LeanMemoryStorage(Storage, MovingWindowSupport):
 def _expire(window, cutoff):
     while window and window[0] < cutoff:
         window.popleft()
+
+
+class RedisQuotaStorage(Storage, MovingWindowSupport):
+    """Moving windows in Redis for flask-limiter, one script call per hit, timed by Redis's clock.
+
+    Shares the gateway's Redis client (its breaker, timeouts and pool). `acquire` also returns the window, so
+    the rate-limit headers need no second call; `acquire_entry`/`get_moving_window` are limits' interface.
+    """
+
+    PREFIX = "gw:window:"  # not limits' `LIMITS:` lists, which keep the newest hit first
+
+    def __init__(self, client):
+        from services.redis_admission import RedisAdmission
+
+        super().__init__()
+        self.client, self.admission = client, RedisAdmission(client)
+
+    @property
+    def base_exceptions(self):
+        import redis
+
+        return redis.RedisError
+
+    def acquire(self, key, limit, expiry, amount=1):
+        """(taken, window start on this host's clock, hits in the window)."""
+        from services.redis_admission import Window
+
+        outcome = self.admission.admit(window=Window(self.PREFIX + key, limit, expiry, amount))
+        return outcome.verdict == "ok", outcome.oldest, outcome.count
+
+    def acquire_entry(self, key, limit, expiry, amount=1):
+        return self.acquire(key, limit, expiry, amount)[0]
+
+    def get_moving_window(self, key, limit, expiry):
+        _, oldest, count = self.acquire(key, limit, expiry, amount=limit + 1)  # a hit too big to take: a read
+        return oldest, count
+
+    def incr(self, key, expiry, amount=1):
+        raise NotImplementedError("the gateway's limits use the moving window")
+
+    def get(self, key):
+        raise NotImplementedError("the gateway's limits use the moving window")
+
+    def get_expiry(self, key):
+        raise NotImplementedError("the gateway's limits use the moving window")
+
+    def check(self):
+        return bool(self.client.ping())
+
+    def clear(self, key):
+        self.client.delete(self.PREFIX + key)
+
+    def reset(self):
+        keys = list(self.client.scan_iter(match=self.PREFIX + "*", count=1000))
+        return self.client.delete(*keys) if keys else 0

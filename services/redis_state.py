@@ -1,5 +1,6 @@
 """Redis clients for shared state: short timeouts and one retry, so trouble is a quick answer, never a hang."""
 
+import threading
 import time
 
 import redis
@@ -55,9 +56,58 @@ class GuardedRedis(redis.Redis):
         return pipe
 
 
-def make_redis(url):
-    """A client with its own connection pool, shared by the threads of one worker process."""
-    return GuardedRedis.from_url(url, **REDIS_OPTIONS)
+POOL_WAIT_S = 1.0
+
+
+class PoolBusy(redis.RedisError):
+    """Every connection of this worker's pool was in use for POOL_WAIT_S: the worker is busy, Redis is not down."""
+
+
+class BoundedPool(redis.ConnectionPool):
+    """At most `max_connections` sockets per worker; a caller beyond that waits its turn (up to POOL_WAIT_S).
+
+    A gevent worker runs thousands of calls at once: with redis-py's default pool each would open a connection
+    of its own to Redis at a burst. A Redis step takes a fraction of a millisecond, so a few dozen sockets serve
+    them all; waiting for one is not Redis failing, so it is not a ConnectionError (the breaker stays closed).
+    """
+
+    def __init__(self, *args, max_connections=64, **kwargs):
+        super().__init__(*args, max_connections=max_connections, **kwargs)
+        self._turns = threading.BoundedSemaphore(max_connections)
+        self._out = set()
+        self._out_lock = threading.Lock()
+
+    def get_connection(self, *args, **kwargs):
+        if not self._turns.acquire(timeout=POOL_WAIT_S):
+            raise PoolBusy(f"all {self.max_connections} Redis connections of this worker are in use")
+        try:
+            connection = super().get_connection(*args, **kwargs)
+        except BaseException:
+            self._turns.release()
+            raise
+        with self._out_lock:
+            self._out.add(id(connection))
+        return connection
+
+    def release(self, connection):
+        super().release(connection)
+        with self._out_lock:
+            mine = id(connection) in self._out
+            self._out.discard(id(connection))
+        if mine:
+            self._turns.release()
+
+
+def make_redis(url, max_connections=64):
+    """A client with its own bounded connection pool, shared by the threads or greenlets of one worker.
+
+    `url` may be `redis://`, `rediss://` (TLS; `?ssl_ca_certs=…` for a private CA) or `unix://`, with an ACL
+    user and password (`rediss://user:password@host:port/0`).
+    """
+    pool = BoundedPool.from_url(url, max_connections=max_connections, **REDIS_OPTIONS)
+    client = GuardedRedis(connection_pool=pool)
+    client.auto_close_connection_pool = True
+    return client
 
 
 def redis_check(client):

@@ -105,9 +105,9 @@ class MemoryUsage(_Usage):
         self._data = defaultdict(lambda: defaultdict(lambda: dict.fromkeys(FIELDS, 0)))
         self._tiers = defaultdict(dict)  # day -> {sub: tier}
 
-    def record(self, sub, model, usage):
+    def record(self, sub, model, usage, pipe=None, tier=None):
         """Count one call of `sub` to `model`."""
-        day, tier = self.today().isoformat(), self.tier_of()
+        day, tier = self.today().isoformat(), tier if tier is not None else self.tier_of()
         with self._lock:
             row = self._data[(sub, day)][model or "unknown"]
             for name, value in amounts(usage).items():
@@ -135,14 +135,29 @@ class RedisUsage(_Usage):
         self.client, self.prefix = client, prefix
         self.users_prefix = prefix.rstrip(":") + "-users:"  # a hash per day: sub -> tier ("" for none)
 
-    def record(self, sub, model, usage):
-        """Count one call of `sub` to `model` (atomic increments, one round trip)."""
-        day, tier = self.today().isoformat(), self.tier_of()
-        key = f"{self.prefix}{sub}:{day}"
-        pipe = self.client.pipeline(transaction=False)
-        users_key = self.users_prefix + day
+    keep_s = KEEP_DAYS * 86400
+
+    def row(self, model, usage):
+        """One call's counters as the settlement script takes them: (model, requests, prompt, completion, cost)."""
+        counts = amounts(usage)
+        return (model or "unknown", 1, counts["prompt_tokens"], counts["completion_tokens"], repr(counts["cost"]))
+
+    def day_key(self, sub, day=None):
+        """The hash of `sub`'s counters for `day` (default today, UTC)."""
+        return f"{self.prefix}{sub}:{(day or self.today()).isoformat()}"
+
+    def users_key(self, day=None):
+        """The hash of the day's users and their tiers (`""` for none)."""
+        return self.users_prefix + (day or self.today()).isoformat()
+
+    def record(self, sub, model, usage, pipe=None, tier=None):
+        """Count one call of `sub` to `model` (atomic increments, one round trip; queued on `pipe` if given)."""
+        tier = tier if tier is not None else self.tier_of()
+        key, users_key = self.day_key(sub), self.users_key()
+        own = pipe is None
+        pipe = self.client.pipeline(transaction=False) if own else pipe
         if tier is None:
-            pipe.hsetnx(users_key, sub, "")  # a stream's end knows no tier: keep the one already seen
+            pipe.hsetnx(users_key, sub, "")  # a call that knows no tier keeps the one already seen
         else:
             pipe.hset(users_key, sub, tier)
         pipe.expire(users_key, KEEP_DAYS * 86400)
@@ -153,7 +168,8 @@ class RedisUsage(_Usage):
             else:
                 pipe.hincrby(key, field, value)
         pipe.expire(key, KEEP_DAYS * 86400)
-        pipe.execute()
+        if own:
+            pipe.execute()
 
     def _day(self, sub, day):
         return _models(self.client.hgetall(f"{self.prefix}{sub}:{day}"))

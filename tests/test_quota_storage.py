@@ -54,3 +54,34 @@ def test_fixed_window_counters(clock):
     assert storage.get("c") == 0 and storage.incr("c", 10) == 1
     storage.clear("c")
     assert storage.get("c") == 0 and storage.check()
+
+
+def test_redis_moving_window_through_limits():
+    """The Redis storage keeps limits' moving-window guarantee: a hit frees its place only `expiry` after it."""
+    import time
+
+    from services.quota_storage import RedisQuotaStorage
+    from services.redis_state import make_redis
+    from tests.servers import run_redis
+
+    with run_redis() as (url, _):
+        storage = RedisQuotaStorage(make_redis(url))
+        limiter, limit = MovingWindowRateLimiter(storage), parse("2 per 2 seconds")
+        assert limiter.hit(limit, "alice")
+        first = time.time()
+        time.sleep(0.6)  # the second hit clearly later than the first
+        assert limiter.hit(limit, "alice")
+        assert not limiter.hit(limit, "alice")
+        assert limiter.hit(limit, "bob")
+        reset, remaining = limiter.get_window_stats(limit, "alice")
+        assert remaining == 0 and first + 1.9 <= reset <= first + 2.1
+        assert not storage.acquire_entry("alice-big", 2, 2, amount=3)
+        deadline = time.monotonic() + 5
+        while not limiter.hit(limit, "alice"):  # the first hit leaves the window 2 s after it was made
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert time.time() - first >= 1.9
+        assert not limiter.hit(limit, "alice")  # only one place came free: no burst across a boundary
+        storage.clear(limit.key_for("alice"))
+        assert limiter.hit(limit, "alice")
+        assert storage.check() and storage.reset() >= 1
