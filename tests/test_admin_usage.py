@@ -128,3 +128,21 @@ def test_bad_summary_queries_are_400(usage_app, query):
     app = build()
     error = assert_error(get(app, f"/admin/usage?{query}", **ADMIN), 400, "invalid_request_error")
     assert list(error["details"]) == [query.split("=")[0]]
+
+
+@pytest.mark.parametrize("path", ["/chat/stream", "/responses", "/messages"])
+def test_a_user_who_only_streams_is_listed_with_their_tier(usage_app, path):
+    build, _ = usage_app
+    app = build(QUOTA_TIERS=TIERS)
+    headers = {"Authorization": f"Bearer {token_for(app, 'streamer', tier='team')}"}
+    body = {"model": "openai/gpt-4o", "stream": True, "max_tokens": 16}
+    if path == "/responses":
+        body["input"] = "hello"
+    else:
+        body["messages"] = [{"role": "user", "content": "hello"}]
+    with app.test_client().post(API + path, json=body, headers=headers) as response:
+        assert response.status_code == 200, response.get_data(as_text=True)
+        assert response.get_data().strip()  # the whole stream, read to its end
+    users = {row["user"]: row for row in get(app, "/admin/usage", **ADMIN).get_json()["users"]}
+    assert users["streamer"]["tier"] == "team"
+    assert users["streamer"]["totals"]["requests"] == 1
