@@ -6,11 +6,15 @@ import socket
 import orjson
 from urllib3.exceptions import HTTPError, ReadTimeoutError
 
-from errors import UpstreamError, UpstreamTimeoutError
+from errors import ServiceUnavailableError, UpstreamError, UpstreamTimeoutError
 from upstream.client import close, finish
 from upstream.errors import error_from_chunk
 
 DONE = b"data: [DONE]\n\n"
+
+
+class WorkerShutdown(ServiceUnavailableError):
+    """Raised in a call still running at the worker's shutdown deadline (gevent_worker.py)."""
 
 
 def error_event(error, request_id):
@@ -82,6 +86,8 @@ def relay(upstream, request_id, sock=None, on_data=None):
         yield error_event(UpstreamError("OpenRouter ended the stream without [DONE]"), request_id) + DONE
     except (HTTPError, OSError) as exc:
         yield error_event(_stream_failure(exc), request_id) + DONE
+    except WorkerShutdown as exc:
+        yield error_event(exc, request_id) + DONE
     finally:
         if complete:
             finish(upstream, events)  # a finished stream keeps its keep-alive connection
