@@ -22,7 +22,7 @@ wsgi_app = "app:create_app()"
 _worker = (_env.get("GUNICORN_WORKER_CLASS") or "gevent").strip()
 if _worker == "gevent":
     worker_class = "gevent_worker.GatewayWorker"  # gunicorn's gevent worker plus slow-client and shutdown care
-    worker_connections = int(_env.get("GUNICORN_WORKER_CONNECTIONS") or "2000")
+    worker_connections = _cfg.GUNICORN_WORKER_CONNECTIONS
 else:
     worker_class = _worker
     threads = int(_env.get("GUNICORN_THREADS") or "32")
