@@ -34,6 +34,8 @@ PARSE_ERRORS = (
     (http_errors.ExpectationFailed, 417, "invalid_request_error", "Expectation failed"),
     (http_errors.ParseException, 400, "invalid_request_error", "Malformed HTTP request"),
 )
+# A large body whose bytes are all there is read without blocking, so it would never let other calls run.
+YIELD_EVERY_BYTES = 256 * 1024
 # A connection silent for less than this may just be sending its request: it is not shed.
 MIN_IDLE_S = 1.0
 REASONS = {400: "Bad Request", 403: "Forbidden", 414: "URI Too Long", 417: "Expectation Failed"}
@@ -45,7 +47,7 @@ class ClientConnection:
 
     def __init__(self, sock, worker):
         self._sock, self._worker = sock, worker
-        self.first_request, self.reading_head, self.expired = True, True, False
+        self.first_request, self.reading_head, self.expired, self._unyielded = True, True, False, 0
         self.head_deadline = time.monotonic() + worker.client_header_timeout  # a silent new client counts too
 
     def __getattr__(self, name):
@@ -71,6 +73,10 @@ class ClientConnection:
             self.head_deadline = time.monotonic() + self._worker.client_header_timeout
         if data:
             self._worker.idle.pop(self, None)
+            self._unyielded += len(data)
+            if self._unyielded >= YIELD_EVERY_BYTES:  # a body already buffered is read without ever blocking
+                self._unyielded = 0
+                gevent.sleep(0.001)  # a timer, not sleep(0): the loop polls other sockets before coming back
         return data
 
     def _read_timeout(self):
