@@ -74,14 +74,15 @@ def relay(upstream, request_id, sock=None, on_data=None):
                     yield DONE
                     complete = True
                     return
-                chunk = _parse(data)
-                error = chunk.get("error") if isinstance(chunk, dict) else "not a JSON object"
-                if error is not None:
-                    failure = error_from_chunk(error if isinstance(error, dict) else {"message": str(error)})
-                    yield error_event(failure, request_id) + DONE
-                    return
-                if on_data is not None:
-                    on_data(chunk)
+                if _needs_parsing(data):
+                    chunk = _parse(data)
+                    error = chunk.get("error") if isinstance(chunk, dict) else "not a JSON object"
+                    if error is not None:
+                        failure = error_from_chunk(error if isinstance(error, dict) else {"message": str(error)})
+                        yield error_event(failure, request_id) + DONE
+                        return
+                    if on_data is not None:
+                        on_data(chunk)
             yield event + b"\n\n"
         yield error_event(UpstreamError("OpenRouter ended the stream without [DONE]"), request_id) + DONE
     except (HTTPError, OSError) as exc:
@@ -93,6 +94,12 @@ def relay(upstream, request_id, sock=None, on_data=None):
             finish(upstream, events)  # a finished stream keeps its keep-alive connection
         else:
             close(upstream)  # closing is what tells OpenRouter to stop
+
+
+def _needs_parsing(data):
+    """Only an event that may carry an error or usage, or does not even look like one JSON object, is parsed:
+    the plain content chunks (nearly all of a stream) are passed on as bytes."""
+    return b'"error"' in data or b'"usage"' in data or data[:1] != b"{" or data[-1:] != b"}"
 
 
 def _parse(data):
