@@ -6,6 +6,7 @@ The stand-in runs in its own process here, so its 20 ms spacing does not depend 
 import base64
 import contextlib
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -198,3 +199,83 @@ def open_sockets(address, count):
     finally:
         for sock in socks:
             sock.close()
+
+
+def read_stream(base, chunks, sub, out):
+    """Read a whole stream into out[sub] (bytes), for a thread."""
+    body = {"messages": [{"role": "user", "content": f"go [[chunks:{chunks}]] [[interval_ms:{INTERVAL_MS}]]"}]}
+    with requests.post(f"{base}{API}/chat/stream", json=body, headers=auth(sub), stream=True, timeout=30) as r:
+        out[sub] = b"".join(r.iter_content(chunk_size=None))
+
+
+def test_sigterm_lets_short_streams_finish_and_ends_long_ones_with_an_error_event(stand_in, tmp_path):
+    env = gateway_env(stand_in, GUNICORN_GRACEFUL_TIMEOUT="3")
+    with run_gunicorn(env, log_path=tmp_path / "gunicorn.log") as (base, proc):
+        out = {}
+        short = threading.Thread(target=read_stream, args=(base, 60, "short", out))  # 1.2 s: done in time
+        long = threading.Thread(target=read_stream, args=(base, 1000, "long", out))  # 20 s: past the grace
+        short.start(), long.start()
+        time.sleep(0.5)
+        started = time.monotonic()
+        proc.terminate()
+        short.join(10), long.join(10)
+        ended_after = time.monotonic() - started
+    assert out["short"].endswith(b"data: [DONE]\n\n") and b'"error"' not in out["short"]
+    assert out["short"].count(b'"content"') >= 60
+    last = [e for e in out["long"].split(b"\n\n") if e][-2:]
+    assert last[1] == b"data: [DONE]"
+    error = orjson.loads(last[0][6:])["error"]
+    assert (error["code"], error["type"]) == (503, "service_unavailable")
+    assert ended_after < 5  # the grace (3 s), not the stream's 20 s
+
+
+def slow_body_head(length):
+    """An authenticated chat request whose body will only ever have its first byte."""
+    token = auth("slow")["Authorization"]
+    headers = f"Authorization: {token}\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n{{"
+    return raw_request("/chat/completions", headers, "POST")
+
+
+def timed_call(base):
+    """Seconds a normal call (a fresh connection, a real route) takes to answer."""
+    started = time.perf_counter()
+    r = requests.get(f"{base}{API}/health/live", timeout=30)
+    assert r.status_code == 200 and r.json() == {"status": "ok"}
+    return time.perf_counter() - started
+
+
+def test_slow_and_idle_clients_do_not_lock_out_a_normal_call(gateway):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8192)), hard))
+    host, port = gateway.rsplit("/", 1)[1].split(":")
+    address = (host, int(port))
+    quiet = min(timed_call(gateway) for _ in range(3))
+    head = raw_request()  # a request head that never ends
+    body = slow_body_head(5000)
+    with open_sockets(address, 500) as slow_heads, open_sockets(address, 200) as slow_bodies:
+        for sock in slow_heads:
+            sock.sendall(head)
+        for sock in slow_bodies:
+            sock.sendall(body)
+        with open_sockets(address, 2500):  # connected, silent: idle, dropped first near the limit
+            time.sleep(1.5)  # long enough to count as idle (gevent_worker.MIN_IDLE_S)
+            loaded = min(timed_call(gateway) for _ in range(3))
+    assert loaded < 0.1, f"{loaded * 1000:.0f} ms under load, {quiet * 1000:.0f} ms quiet"
+
+
+def test_a_client_trickling_its_head_or_body_is_cut_off(stand_in, tmp_path):
+    env = gateway_env(stand_in, CLIENT_HEADER_TIMEOUT="1", CLIENT_BODY_TIMEOUT="1")
+    with run_gunicorn(env, log_path=tmp_path / "gunicorn.log") as (base, _):
+        host, port = base.rsplit("/", 1)[1].split(":")
+        with open_sockets((host, int(port)), 2) as (slow_head, slow_body):
+            started = time.monotonic()
+            slow_head.sendall(raw_request())
+            slow_body.sendall(slow_body_head(50))
+            time.sleep(0.5)
+            slow_head.sendall(b"X-More: 1\r\n")  # still trickling: the head's deadline is for the whole head
+            assert slow_head.recv(100) == b""  # closed, no answer
+            head_cut = time.monotonic() - started
+            answer = read_response(slow_body)
+        assert 0.9 < head_cut < 3
+        assert answer.startswith(b"HTTP/1.1 400 ")  # the body ended short: our JSON 400, then closed
+        assert orjson.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]["type"] == "invalid_request_error"
