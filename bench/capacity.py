@@ -114,8 +114,11 @@ def markdown(result):
         if run:
             p = run["percentiles_us"]
             lines.append(f"| {target} | {run['rps']:.0f} | {ms(p['50'])} | {ms(p['99'])} |")
-    lines += ["", "### Slow calls (upstream answers after 1 s), 10 s each", ""]
-    lines += ["| callers | target | req/s | p50 | p99 | errors | RSS per call in flight |", "|---|---|---|---|---|---|---|"]
+    lines += ["", f"### Slow calls (upstream answers after 1 s), {result['seconds']} s each", ""]
+    lines += [
+        "| callers | target | req/s | p50 | p99 | errors | RSS per call in flight |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for count, runs in result["slow"].items():
         for target in ("direct", "gateway"):
             run = runs[target]
@@ -164,7 +167,7 @@ def main():
     runner = Runner(urls, mint_token(os.environ["JWT_SECRET_KEY"]))
     worker = workers_of(args.master)[0]
     cpu = cpu_seconds(worker)
-    result = {"fast": {t: runner.wrk(t, 16, 4) for t in ("direct", "floor", "gateway")}}
+    result = {"seconds": args.seconds, "fast": {t: runner.wrk(t, 16, 4) for t in ("direct", "floor", "gateway")}}
     result["slow"] = slow_calls(runner, worker, args.seconds, [int(c) for c in args.callers.split(",")])
     result["streams"] = streams_sustained(urls, runner.token, [int(c) for c in args.streams.split(",")])
     result.update(errors=runner.errors, worker_cpu_s=cpu_seconds(worker) - cpu)

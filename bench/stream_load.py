@@ -18,8 +18,11 @@ async def one_stream(url, token, chunks, interval_ms, start_at):
     parts = urlsplit(url)
     await asyncio.sleep(max(0.0, start_at - time.monotonic()))
     body = orjson.dumps(
-        {"model": "openai/gpt-4o", "stream": True,
-         "messages": [{"role": "user", "content": f"chunks={chunks} interval={interval_ms}"}]}
+        {
+            "model": "openai/gpt-4o",
+            "stream": True,
+            "messages": [{"role": "user", "content": f"chunks={chunks} interval={interval_ms}"}],
+        }
     )
     auth = f"Authorization: Bearer {token}\r\n" if token else ""
     head = (
@@ -46,7 +49,7 @@ async def one_stream(url, token, chunks, interval_ms, start_at):
             if b"data: [DONE]" in data:
                 done = True
                 break
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError) as exc:
         return {"error": f"read: {exc!r}"}
     finally:
         writer.close()
