@@ -6,6 +6,7 @@ dotenv) is imported here, never the app, requests, urllib3 or redis. `preload_ap
 reason: each worker loads the app after it has patched.
 """
 
+import glob
 import os
 import shutil
 import tempfile
@@ -65,7 +66,11 @@ def post_fork(server, worker):
 
 
 def child_exit(server, worker):
-    """Drop a dead worker's live gauges (streams in flight)."""
-    from prometheus_client import multiprocess
+    """Drop a dead worker's live gauges (streams in flight), as prometheus_client's mark_process_dead does.
 
-    multiprocess.mark_process_dead(worker.pid)
+    Done by hand: importing prometheus_client here would load it (and its locks) into the master, unpatched,
+    for every worker forked after this one.
+    """
+    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    for path in glob.glob(os.path.join(directory, f"gauge_live*_{worker.pid}.db")):
+        os.remove(path)

@@ -40,3 +40,15 @@ def test_the_master_imports_nothing_gevent_must_patch_first():
     modules, _ = _master({})
     for name in ("requests", "urllib3", "redis", "flask", "werkzeug", "app", "upstream", "prometheus_client"):
         assert name not in modules, name
+
+
+def test_a_dead_workers_live_gauges_are_dropped_without_prometheus_client(tmp_path, monkeypatch):
+    import runpy
+    from types import SimpleNamespace
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    for name in ("gauge_livesum_41.db", "gauge_liveall_41.db", "gauge_livesum_42.db", "counter_41.db"):
+        (tmp_path / name).write_bytes(b"")
+    settings["child_exit"](None, SimpleNamespace(pid=41))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["counter_41.db", "gauge_livesum_42.db"]
