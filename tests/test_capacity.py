@@ -7,6 +7,7 @@ import base64
 import contextlib
 import os
 import resource
+import signal
 import socket
 import subprocess
 import sys
@@ -19,7 +20,7 @@ import pytest
 import requests
 
 from tests.conftest import MOCK_KEY
-from tests.servers import ROOT, free_port, run_gunicorn, wait_http
+from tests.servers import ROOT, free_port, run_gunicorn, run_redis, wait_http
 
 SECRET = "capacity-test-secret-" + "0" * 32
 API = "/api/v2/openrouter"
@@ -279,3 +280,23 @@ def test_a_client_trickling_its_head_or_body_is_cut_off(stand_in, tmp_path):
         assert 0.9 < head_cut < 3
         assert answer.startswith(b"HTTP/1.1 400 ")  # the body ended short: our JSON 400, then closed
         assert orjson.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]["type"] == "invalid_request_error"
+
+
+def test_a_frozen_redis_is_a_quick_503_under_the_gevent_worker(stand_in, tmp_path):
+    with run_redis() as (redis_url, redis_proc):
+        env = gateway_env(stand_in, REDIS_URL=redis_url)
+        with run_gunicorn(env, log_path=tmp_path / "gunicorn.log") as (base, _):
+            body = {"messages": [{"role": "user", "content": "hi"}]}
+            call = lambda: requests.post(f"{base}{API}/chat/completions", json=body, headers=auth("r"), timeout=3)  # noqa: E731
+            assert call().status_code == 200
+            os.kill(redis_proc.pid, signal.SIGSTOP)
+            try:
+                started = time.monotonic()
+                frozen = call()
+                frozen_for = time.monotonic() - started
+                live = requests.get(f"{base}{API}/health/live", timeout=2)
+            finally:
+                os.kill(redis_proc.pid, signal.SIGCONT)
+    assert frozen.status_code == 503 and frozen.json()["error"]["type"] == "service_unavailable"
+    assert frozen_for < 2
+    assert live.status_code == 200
