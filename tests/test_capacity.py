@@ -87,7 +87,7 @@ def wav_base64(size):
     return base64.b64encode(b"RIFF" + b"\0\0\0\0" + b"WAVE" + os.urandom(size - 12)).decode()
 
 
-def test_heavy_audio_and_worst_calculation_do_not_stall_an_open_stream(gateway, stand_in):
+def test_heavy_audio_long_conversation_and_worst_calculation_do_not_stall_an_open_stream(gateway, stand_in):
     audio = orjson.dumps({"audio": {"data": wav_base64(15 * 1024 * 1024), "format": "wav"}})
     # The calculator's worst: a full-length expression of powers at the size cap.
     worst = "+".join(["7**3560"] * 124)
@@ -95,6 +95,10 @@ def test_heavy_audio_and_worst_calculation_do_not_stall_an_open_stream(gateway, 
         "messages": [{"role": "user", "content": f'[[call:calculate:{{"expression":"{worst}"}}]]'}],
         "builtin_tools": True,
     }
+    # A very long conversation: 20,000 messages to check one by one.
+    turns = [{"role": ("user", "assistant")[i % 2], "content": "hello there " * 10} for i in range(20_000)]
+    conversation = orjson.dumps({"model": "openai/gpt-4o", "messages": turns})
+    talker = {**auth("talker"), "Content-Type": "application/json"}
     heavy = {}
 
     def load():
@@ -107,17 +111,22 @@ def test_heavy_audio_and_worst_calculation_do_not_stall_an_open_stream(gateway, 
                 timeout=60,
             )
             heavy.setdefault("audio", []).append(r.status_code)
+            r = requests.post(f"{gateway}{API}/chat/completions", data=conversation, headers=talker, timeout=60)
+            heavy.setdefault("chat", []).append(r.status_code)
             r = requests.post(f"{gateway}{API}/tools/invoke", json=calculation, headers=auth("calc"), timeout=60)
             heavy.setdefault("calc", []).append(r.status_code)
             assert r.json()["executed_tool_calls"][0]["name"] == "calculate"
+        finished.append(time.time())
 
     requests.post(f"{stand_in.removesuffix('/api/v1')}/_mock/reset", timeout=5)
+    finished = []
     loader = threading.Thread(target=load)
     loader.start()
-    arrivals = stream_arrivals(gateway, chunks=150)
+    arrivals = stream_arrivals(gateway, chunks=400)
     loader.join(60)
-    assert heavy == {"audio": [200, 200], "calc": [200, 200]}
-    sent = sent_times(stand_in, "[[chunks:150]]")
+    assert finished and finished[0] < arrivals[-1]  # all the heavy calls ran while the stream was open
+    assert heavy == {"audio": [200, 200], "chat": [200, 200], "calc": [200, 200]}
+    sent = sent_times(stand_in, "[[chunks:400]]")
     assert len(sent) == len(arrivals)
     # How much later than its best each event arrived: what the gateway added beyond the stand-in's spacing.
     lags = [arrived - left for arrived, left in zip(arrivals, sent, strict=True)]
