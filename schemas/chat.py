@@ -9,7 +9,7 @@ from services.cooperative import cooperate
 
 MODEL_ID = re.compile(r"~?[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*(:[\w.-]+)?")
 ROLES = ("system", "developer", "user", "assistant", "tool")
-MESSAGES_PER_SLICE = 256  # messages checked between two yields to the worker's other calls
+MESSAGES_PER_SLICE = 64  # messages checked between two yields to the worker's other calls
 
 
 class ModelId(fields.String):
@@ -94,7 +94,7 @@ class Messages(fields.List):
         errors = {}
         for index, message in enumerate(value):
             if index % MESSAGES_PER_SLICE == MESSAGES_PER_SLICE - 1:
-                cooperate()  # about 10 ms of checks: a long conversation must not hold the other calls (gevent)
+                cooperate()  # a few ms of checks: a long conversation must not hold the other calls (gevent)
             problems = field_errors(MESSAGE, message, unknown_allowed=True)
             if not problems:
                 try:
