@@ -101,6 +101,12 @@ class Config:
         self.USER_DAILY_BUDGET_USD = _float(env, "USER_DAILY_BUDGET_USD", None)
         self.METRICS_TOKEN = get("METRICS_TOKEN") or None
         self.TRUSTED_PROXIES = _int(env, "TRUSTED_PROXIES", 1)
+        # A client must send its request head within this many seconds, and its body without a gap longer
+        # than the other (the gevent worker enforces them; a trickling client would hold a connection).
+        # Calls one gevent worker may hold at once; the upstream connection pool is sized to match.
+        self.GUNICORN_WORKER_CONNECTIONS = _int(env, "GUNICORN_WORKER_CONNECTIONS", 2000)
+        self.CLIENT_HEADER_TIMEOUT = _float(env, "CLIENT_HEADER_TIMEOUT", 10.0)
+        self.CLIENT_BODY_TIMEOUT = _float(env, "CLIENT_BODY_TIMEOUT", 30.0)
         # Development logs verbosely unless told otherwise.
         self.LOG_LEVEL = (get("LOG_LEVEL") or ("DEBUG" if self.GATEWAY_ENV == "development" else "INFO")).upper()
         self.LOG_FORMAT = (get("LOG_FORMAT") or "json").lower()

@@ -1,5 +1,12 @@
-"""gunicorn settings: `gunicorn -c gunicorn.conf.py` alone starts the gateway."""
+"""gunicorn settings: `gunicorn -c gunicorn.conf.py` alone starts the gateway.
 
+This file runs in the master before any worker exists, and a gevent worker must monkey-patch the standard
+library before anything that holds sockets, locks or SSL contexts is imported: so only `config` (os, secrets,
+dotenv) is imported here, never the app, requests, urllib3 or redis. `preload_app` stays off for the same
+reason: each worker loads the app after it has patched.
+"""
+
+import glob
 import os
 import shutil
 import tempfile
@@ -10,17 +17,26 @@ _env = read_environment()  # the environment over .env, as for the app's own set
 _cfg = Config(_env)
 
 wsgi_app = "app:create_app()"
-# gthread: a model call may take minutes and a stream holds its thread; a sync worker would be killed
-# by its timeout mid-call, and one stream would pin the whole worker.
-worker_class = "gthread"
-threads = int(_env.get("GUNICORN_THREADS") or "32")
+# gevent: a model call waits seconds to minutes on OpenRouter and a stream holds its connection for as long;
+# one gevent worker holds thousands of them, where a thread per call (gthread) queues the 33rd caller.
+# The app stays plain synchronous Flask. GUNICORN_WORKER_CLASS=gthread brings back threads.
+_worker = (_env.get("GUNICORN_WORKER_CLASS") or "gevent").strip()
+if _worker == "gevent":
+    worker_class = "gevent_worker.GatewayWorker"  # gunicorn's gevent worker plus slow-client and shutdown care
+    worker_connections = _cfg.GUNICORN_WORKER_CONNECTIONS
+else:
+    worker_class = _worker
+    threads = int(_env.get("GUNICORN_THREADS") or "32")
 # In-memory quotas and tool sessions are per process: several workers only with Redis behind them.
 workers = int(_env.get("WEB_CONCURRENCY") or os.cpu_count() or 1) if _cfg.REDIS_URL else 1
 bind = _env.get("BIND") or f"0.0.0.0:{_env.get('PORT') or '8000'}"
-# A deploy waits for running calls to finish rather than cutting them.
-_upstream_s = _cfg.OPENROUTER_TIMEOUT / 1000
-graceful_timeout = int(_upstream_s) + 10
-timeout = max(30, int(_upstream_s) + 10)
+# A deploy waits for running calls to finish rather than cutting them; streams still running at the end
+# are closed with an error event and [DONE] (gevent_worker.py).
+graceful_timeout = int(_env.get("GUNICORN_GRACEFUL_TIMEOUT") or int(_cfg.OPENROUTER_TIMEOUT / 1000) + 10)
+# `timeout` is gunicorn's worker heartbeat, not a per-request limit: a gevent worker reports alive once a
+# second from its loop, so this only fires when one step held the CPU (or the worker hung) for 30 s.
+# Calls are bounded by OPENROUTER_TIMEOUT and the client read timeouts instead.
+timeout = 30
 # Longer than a load balancer's idle timeout (nginx and ALB use 60 s), so the proxy closes first.
 keepalive = 75
 accesslog = None  # the app writes one structured line per request itself
@@ -43,8 +59,18 @@ def on_starting(server):
     os.makedirs(directory, exist_ok=True)
 
 
-def child_exit(server, worker):
-    """Drop a dead worker's live gauges (streams in flight)."""
-    from prometheus_client import multiprocess
+def post_fork(server, worker):
+    """Hand the gevent worker its client read timeouts (gunicorn has no setting for them)."""
+    worker.client_header_timeout = _cfg.CLIENT_HEADER_TIMEOUT
+    worker.client_body_timeout = _cfg.CLIENT_BODY_TIMEOUT
 
-    multiprocess.mark_process_dead(worker.pid)
+
+def child_exit(server, worker):
+    """Drop a dead worker's live gauges (streams in flight), as prometheus_client's mark_process_dead does.
+
+    Done by hand: importing prometheus_client here would load it (and its locks) into the master, unpatched,
+    for every worker forked after this one.
+    """
+    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    for path in glob.glob(os.path.join(directory, f"gauge_live*_{worker.pid}.db")):
+        os.remove(path)

@@ -110,6 +110,9 @@ def frame(data):
     return b"%x\r\n%s\r\n" % (len(data), data)
 
 
+DELAY = re.compile(rb"delay=(\d+)")
+
+
 def stream_shape(body):
     """(chunks, interval in s) when the body asks for a stream, else None."""
     if body.get("stream") is not True:
@@ -144,10 +147,19 @@ class Http(asyncio.Protocol):
         method, path = head.split(b" ", 2)[:2]
         path = path.split(b"?", 1)[0]
         shape = stream_shape(orjson.loads(body)) if method == b"POST" and body else None
-        if shape is None:
+        delay = DELAY.search(body) if shape is None and b"delay=" in body else None
+        if delay:  # a slow model: the answer after `delay=<ms>`
+            self.task = asyncio.get_running_loop().create_task(self.later(int(delay[1]) / 1000, method, path))
+        elif shape is None:
             self.transport.write(ROUTES.get((method, path), NOT_FOUND))
         else:
             self.task = asyncio.get_running_loop().create_task(self.stream(*shape))
+
+    async def later(self, seconds, method, path):
+        await asyncio.sleep(seconds)
+        if not self.transport.is_closing():
+            self.transport.write(ROUTES.get((method, path), NOT_FOUND))
+        self.task = None
 
     async def stream(self, chunks, interval):
         write = self.transport.write

@@ -1,6 +1,6 @@
 -- wrk: POST a small chat body (with the bearer token in BENCH_TOKEN, when set) and print one JSON result line.
 wrk.method = "POST"
-wrk.body = '{"model":"openai/gpt-4o","messages":[{"role":"user","content":"hello"}]}'
+wrk.body = '{"model":"openai/gpt-4o","messages":[{"role":"user","content":"' .. (os.getenv("BENCH_CONTENT") or "hello") .. '"}]}'
 wrk.headers["Content-Type"] = "application/json"
 local token = os.getenv("BENCH_TOKEN") or ""
 if token ~= "" then

@@ -326,6 +326,12 @@ def main():
             return 1
         results[mode] = orjson.loads(path.read_bytes())
     lines, errors = results_md(results, args.seconds)
+    capacity = OUT / "capacity.md"
+    if capacity.exists():
+        lines += ["", *capacity.read_text().splitlines()]
+        errors += [f"capacity: {e}" for e in orjson.loads((OUT / "capacity.json").read_bytes())["errors"]]
+    else:
+        errors.append("capacity: bench/out/capacity.md is missing (that phase failed)")
     errors += write_profile(results)
     (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
     chart(results, HERE / "latency.png")

@@ -54,7 +54,7 @@ wait_http "$UPSTREAM/api/v1/key" $UP_PID
 export GATEWAY_ENV=production OPENROUTER_API_KEY=sk-or-v1-bench OPENROUTER_BASE_URL="$UPSTREAM/api/v1"
 JWT_SECRET_KEY=$($BIN/python -c 'import secrets; print(secrets.token_urlsafe(48))')
 export JWT_SECRET_KEY RATELIMIT_ENABLED=true RATELIMIT_CHAT=10000000/minute RATELIMIT_STREAMING=10000000/minute
-export MAX_CONCURRENT_PER_USER=1000
+export MAX_CONCURRENT_PER_USER=100000  # the capacity scenarios hold up to 1,024 calls of one user
 unset REDIS_URL RATELIMIT_STORAGE_URI LOG_LEVEL WEB_CONCURRENCY
 
 run_phase() {  # MODE TIMEOUT_S: start gunicorn, measure, stop it
@@ -70,6 +70,23 @@ run_phase() {  # MODE TIMEOUT_S: start gunicorn, measure, stop it
 }
 
 run_phase embedded 270
+
+# Capacity: one gevent worker (the default) beside the direct upstream and the stack's floor (bench/floor_app.py:
+# a bare Flask view forwarding with requests, gthread, one worker), in the same run.
+FLOOR_PORT=$(free_port)
+FLOOR_UPSTREAM="$UPSTREAM" $BIN/gunicorn -k gthread --threads 32 -w 1 -b "127.0.0.1:$FLOOR_PORT" \
+  bench.floor_app:app 2> "$OUT/floor.log" &
+FLOOR_PID=$!
+PIDS+=($FLOOR_PID)
+port=$(free_port)
+BIND="127.0.0.1:$port" $BIN/gunicorn -c gunicorn.conf.py 2> "$OUT/gateway-capacity.log" &
+master=$!
+PIDS+=($master)
+wait_http "http://127.0.0.1:$port/api/v2/openrouter/health/live" $master
+(cd bench && timeout 600 ../$BIN/python capacity.py --upstream "$UPSTREAM" --gateway "http://127.0.0.1:$port" \
+  --floor "http://127.0.0.1:$FLOOR_PORT" --master "$master")
+stop "$master"
+stop "$FLOOR_PID"
 
 REDIS_PORT=$(free_port)
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no > "$OUT/redis.log" 2>&1 &

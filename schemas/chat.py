@@ -5,9 +5,11 @@ import re
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from schemas.common import PassThroughSchema, field_errors
+from services.cooperative import cooperate
 
 MODEL_ID = re.compile(r"~?[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*(:[\w.-]+)?")
 ROLES = ("system", "developer", "user", "assistant", "tool")
+MESSAGES_PER_SLICE = 64  # messages checked between two yields to the worker's other calls
 
 
 class ModelId(fields.String):
@@ -91,6 +93,8 @@ class Messages(fields.List):
             raise ValidationError("Not a valid list.")
         errors = {}
         for index, message in enumerate(value):
+            if index % MESSAGES_PER_SLICE == MESSAGES_PER_SLICE - 1:
+                cooperate()  # a few ms of checks: a long conversation must not hold the other calls (gevent)
             problems = field_errors(MESSAGE, message, unknown_allowed=True)
             if not problems:
                 try:

@@ -2,6 +2,7 @@
 
 import orjson
 import pytest
+import requests
 
 from tests.conftest import MOCK_KEY, assert_error, make_app, token_for
 
@@ -104,13 +105,20 @@ def test_stream_releases_concurrency_slot(gateway):
     assert gateway.extensions["concurrency"].held("alice") == 0
 
 
+def upstream_pool(gateway, url):
+    """The urllib3 connection pool under the client's requests session for `url`."""
+    client = gateway.extensions["openrouter"]
+    request = requests.Request("POST", url).prepare()
+    return client.session.get_adapter(url).get_connection_with_tls_context(request, True, client.proxies)
+
+
 def idle_sockets(pool):
     """The sockets of the idle connections in a urllib3 pool (None for a closed one)."""
     return [conn.sock for conn in list(pool.pool.queue) if conn is not None]
 
 
 def test_finished_streams_keep_their_upstream_connection(gateway, upstream):
-    pool = gateway.extensions["openrouter"].pool.connection_from_url(upstream.url)
+    pool = upstream_pool(gateway, upstream.url)
     sockets = set()
     for _ in range(3):
         response, raw = stream(gateway, STREAM, "again")
@@ -122,7 +130,7 @@ def test_finished_streams_keep_their_upstream_connection(gateway, upstream):
 
 
 def test_failed_streams_close_their_upstream_connection(gateway, upstream):
-    pool = gateway.extensions["openrouter"].pool.connection_from_url(upstream.url)
+    pool = upstream_pool(gateway, upstream.url)
     stream(gateway, STREAM, "x [[fault:stream-error]]")
     assert idle_sockets(pool) == [None]  # closing is what tells OpenRouter to stop
 

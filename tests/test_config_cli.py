@@ -112,9 +112,11 @@ def test_gunicorn_settings_come_from_dotenv_too(tmp_path, monkeypatch):
     import runpy
     from pathlib import Path
 
-    (tmp_path / ".env").write_text("PORT=18941\nGUNICORN_THREADS=7\nREDIS_URL=redis://h:1/0\nWEB_CONCURRENCY=3\n")
+    (tmp_path / ".env").write_text(
+        "PORT=18941\nGUNICORN_WORKER_CLASS=gthread\nGUNICORN_THREADS=7\nREDIS_URL=redis://h:1/0\nWEB_CONCURRENCY=3\n"
+    )
     monkeypatch.chdir(tmp_path)
-    for name in ("PORT", "BIND", "GUNICORN_THREADS", "REDIS_URL", "WEB_CONCURRENCY"):
+    for name in ("PORT", "BIND", "GUNICORN_WORKER_CLASS", "GUNICORN_THREADS", "REDIS_URL", "WEB_CONCURRENCY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "metrics"))  # the config sets it otherwise
     settings = runpy.run_path(str(Path(__file__).parent.parent / "gunicorn.conf.py"))

@@ -50,3 +50,35 @@ def test_unreachable_and_silent_and_no_key(upstream):
         )
     with pytest.raises(ServiceUnavailableError):
         client_for(upstream.url, key=None).post_chat(b"{}")
+
+
+def test_get_with_one_attempt_is_not_retried(upstream):
+    upstream.configure(models_fault="500")
+    with pytest.raises(UpstreamError):
+        client_for(upstream.url).get_json("/models", attempts=1)
+    assert upstream.hits("/models") == 1
+
+
+def test_a_silent_post_is_not_resent(upstream):
+    with pytest.raises(UpstreamTimeoutError) as failed:
+        client_for(upstream.url, timeout_ms=200).post_chat(
+            b'{"messages":[{"role":"user","content":"x [[fault:silence]]"}]}'
+        )
+    assert failed.value.headers == {"x-should-retry": "false"}
+    assert upstream.hits("/chat/completions") == 1
+
+
+def test_proxies_are_resolved_once_from_the_environment(monkeypatch, upstream):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    assert client_for("https://openrouter.ai/api/v1").proxies["https"] == "http://proxy.invalid:3128"
+    local = client_for(upstream.url)
+    assert local.proxies == {}
+    monkeypatch.setenv("NO_PROXY", "")  # read at start only: a later change does not reroute the client
+    local.post_chat(b'{"messages":[{"role":"user","content":"hi"}]}')
+    assert upstream.hits("/chat/completions") == 1
+
+
+def test_the_session_keeps_no_cookies(upstream):
+    client = client_for(upstream.url)
+    assert client.session.cookies.get_policy().allowed_domains() == ()

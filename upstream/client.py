@@ -1,46 +1,67 @@
-"""The OpenRouter client: pooled keep-alive connections, (connect, idle) timeouts, no blind re-sends.
+"""The OpenRouter client: one requests session per worker, (connect, idle) timeouts, no blind re-sends.
 
-It speaks urllib3 directly (the HTTP engine under requests): profiling the gateway put requests' per-call work
-(preparing each request, runtime protocol checks, re-reading proxy settings) at a tenth of its CPU.
+requests' per-call work (preparing each request, re-reading proxy settings from the environment, merging
+session settings) was a tenth of the gateway's CPU, so each call sends a copy of a request prepared once, with
+the proxies resolved once at start. Callers get the urllib3 response under requests' (`.status`, `.headers`,
+`.data`, streamed reads), which the relay reads event by event.
 """
 
-import logging
+import http.cookiejar
 import time
-import urllib.request
-from urllib.parse import urlsplit
 
 import orjson
-import urllib3
+import requests
+from requests.adapters import HTTPAdapter
+from requests.utils import get_environ_proxies
 from urllib3.exceptions import HTTPError
 from urllib3.util.retry import Retry
 
-from errors import ServiceUnavailableError, UpstreamError
+from errors import NO_RETRY, ServiceUnavailableError, UpstreamError, UpstreamTimeoutError
 from metrics import UPSTREAM_ERRORS, UPSTREAM_LATENCY
 from upstream.errors import error_from_exception, error_from_response
 
-log = logging.getLogger("gateway.upstream")
-
-# Only a connection that could not be opened is tried again: once a byte of a chat POST may have
-# reached OpenRouter, a second send could bill twice.
-CONNECT_RETRY = Retry(total=1, connect=1, read=0, redirect=0, status=0, other=0, raise_on_status=False)
+# Only a connection that could not be opened is tried again: once a byte of a POST may have reached
+# OpenRouter, a second send could bill twice (urllib3 retries read errors and statuses of GETs only).
+POST_RETRY = Retry(total=1, connect=1, read=0, redirect=0, status=0, other=0, raise_on_status=False)
 
 
-def make_pool(base_url, size):
-    """A thread-safe pool of keep-alive connections, through HTTPS_PROXY/HTTP_PROXY unless NO_PROXY says not."""
-    parts = urlsplit(base_url)
-    proxy = urllib.request.getproxies_environment().get(parts.scheme)
-    if proxy and not urllib.request.proxy_bypass_environment(parts.hostname or ""):
-        return urllib3.ProxyManager(proxy, num_pools=4, maxsize=size, block=False)
-    return urllib3.PoolManager(num_pools=4, maxsize=size, block=False)
+def get_retry(attempts):
+    """Idempotent GETs: connection failures, read failures and 5xx tried `attempts` times in all."""
+    retries = attempts - 1
+    return Retry(
+        total=retries,
+        connect=retries,
+        read=retries,
+        status=retries,
+        redirect=0,
+        other=0,
+        status_forcelist=(500, 502, 503, 504),
+        allowed_methods=frozenset({"GET"}),
+        backoff_factor=0.25,
+        raise_on_status=False,
+        respect_retry_after_header=False,
+    )
+
+
+def make_session(retry, pool_size):
+    """A session that never reads the environment per call nor keeps cookies (it serves every user)."""
+    session = requests.Session()
+    session.trust_env = False  # proxies are resolved once, in OpenRouterClient
+    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=retry, pool_block=False)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
 
 
 class OpenRouterClient:
     """Calls OpenRouter with the gateway's key; every failure comes out as one of our errors."""
 
-    def __init__(self, cfg, pool_size=32):
+    def __init__(self, cfg, pool_size=None):
         self.base_url = cfg["OPENROUTER_BASE_URL"]
         self.api_key = cfg["OPENROUTER_API_KEY"]
-        self.timeout = urllib3.Timeout(
+        # A urllib3 Timeout passes through requests as it is: connect, then the longest silence between bytes.
+        self.timeout = requests.adapters.TimeoutSauce(
             connect=cfg["OPENROUTER_CONNECT_TIMEOUT"] / 1000, read=cfg["OPENROUTER_TIMEOUT"] / 1000
         )
         self.headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
@@ -50,34 +71,51 @@ class OpenRouterClient:
             self.headers["HTTP-Referer"] = cfg["OPENROUTER_SITE_URL"]
         if cfg["OPENROUTER_SITE_NAME"]:
             self.headers["X-OpenRouter-Title"] = self.headers["X-Title"] = cfg["OPENROUTER_SITE_NAME"]
-        self.stream_headers = {**self.headers, "Accept": "text/event-stream"}
-        self.pool = make_pool(self.base_url, pool_size)
+        # One pooled connection per call a worker may hold (gevent: worker_connections of them).
+        size = pool_size or cfg.get("GUNICORN_WORKER_CONNECTIONS") or 32
+        self.proxies = get_environ_proxies(self.base_url)  # HTTPS_PROXY/NO_PROXY, read once
+        self.session = make_session(POST_RETRY, size)
+        self._get_sessions = {}
+        self._templates = {}
+
+    def _prepare(self, method, url, headers):
+        return requests.Request(method, url, headers=headers, data=b"{}").prepare()
 
     def _require_key(self):
         if not self.api_key:
             raise ServiceUnavailableError("OPENROUTER_API_KEY is not configured on the gateway")
 
-    def _post(self, endpoint, body, headers, stream=False, path="/chat/completions"):
+    def _template(self, path, stream=False):
+        """The request prepared once per API path (and for streams); each call sends a copy."""
+        template = self._templates.get((path, stream))
+        if template is None:
+            headers = {**self.headers, "Accept": "text/event-stream"} if stream else self.headers
+            template = self._templates[(path, stream)] = self._prepare("POST", f"{self.base_url}{path}", headers)
+        return template
+
+    def _send(self, session, template, body=None, timeout=None, endpoint=None, headers=None):
+        """Send a copy of a prepared request (plus `headers`); the urllib3 response, its body not read yet."""
+        request = template.copy()
+        if body is not None:
+            request.body = body
+            request.headers["Content-Length"] = str(len(body))
+        if headers:
+            request.headers.update(headers)
         started = time.perf_counter()
         try:
-            response = self.pool.request(
-                "POST",
-                f"{self.base_url}{path}",
-                body=body,
-                headers=headers,
-                timeout=self.timeout,
-                retries=CONNECT_RETRY,
-                redirect=False,
-                preload_content=not stream,
+            response = session.send(
+                request, stream=True, timeout=timeout or self.timeout, allow_redirects=False, proxies=self.proxies
             )
-        except HTTPError as exc:
-            error = error_from_exception(exc)
-            UPSTREAM_ERRORS.labels(endpoint, "timeout" if error.status == 504 else "connection").inc()
+        except (requests.RequestException, HTTPError) as exc:
+            error = _failure(exc)
+            if endpoint:
+                UPSTREAM_ERRORS.labels(endpoint, "timeout" if error.status == 504 else "connection").inc()
             raise error from None
-        UPSTREAM_LATENCY.labels(endpoint).observe(time.perf_counter() - started)
-        if response.status != 200:
-            UPSTREAM_ERRORS.labels(endpoint, str(response.status)).inc()
-        return response
+        if endpoint:
+            UPSTREAM_LATENCY.labels(endpoint).observe(time.perf_counter() - started)
+            if response.status_code != 200:
+                UPSTREAM_ERRORS.labels(endpoint, str(response.status_code)).inc()
+        return response.raw
 
     def post_chat(self, body, path="/chat/completions", headers=None, endpoint="chat"):
         """POST a chat completion (JSON bytes); returns the successful response, its body read (`.data`).
@@ -85,7 +123,12 @@ class OpenRouterClient:
         `path` names another inference API (`/responses`, `/messages`, `/embeddings`), `headers` adds to ours.
         """
         self._require_key()
-        response = self._post(endpoint, body, {**self.headers, **headers} if headers else self.headers, path=path)
+        response = self._send(self.session, self._template(path), body, endpoint=endpoint, headers=headers)
+        try:
+            response.data  # noqa: B018 - reads the body and hands the connection back to the pool
+        except HTTPError as exc:
+            close(response)
+            raise _failure(exc) from None
         if response.status != 200:
             raise error_from_response(response.status, response.data, response.headers)
         return response
@@ -93,8 +136,7 @@ class OpenRouterClient:
     def open_stream(self, body, path="/chat/completions", headers=None, endpoint="chat_stream"):
         """POST a streaming chat completion; returns the open response once OpenRouter answered 200."""
         self._require_key()
-        merged = {**self.stream_headers, **headers} if headers else self.stream_headers
-        response = self._post(endpoint, body, merged, stream=True, path=path)
+        response = self._send(self.session, self._template(path, True), body, endpoint=endpoint, headers=headers)
         if response.status != 200:
             try:
                 raise error_from_response(response.status, _read_all(response), response.headers)
@@ -103,28 +145,39 @@ class OpenRouterClient:
         return response
 
     def get_json(self, path, timeout=None, attempts=3):
-        """GET an idempotent endpoint (models, key), retrying connection failures and 5xx with backoff."""
+        """GET an idempotent endpoint (models, key); urllib3 retries connection failures and 5xx."""
         self._require_key()
-        timeout = urllib3.Timeout(connect=timeout[0], read=timeout[1]) if timeout else self.timeout
-        delay = 0.25
-        for attempt in range(attempts):
-            try:
-                response = self.pool.request(
-                    "GET", f"{self.base_url}{path}", headers=self.headers, timeout=timeout, retries=False
-                )
-                if response.status < 500 or attempt == attempts - 1:
-                    break
-            except HTTPError as exc:
-                if attempt == attempts - 1:
-                    raise error_from_exception(exc) from None
-            time.sleep(delay)
-            delay *= 2
-        if response.status != 200:
-            raise error_from_response(response.status, response.data, response.headers)
+        session = self._get_sessions.get(attempts)
+        if session is None:
+            session = self._get_sessions[attempts] = make_session(get_retry(attempts), 2)
+        timeout = requests.adapters.TimeoutSauce(connect=timeout[0], read=timeout[1]) if timeout else None
+        response = self._send(session, self._prepare("GET", f"{self.base_url}{path}", self.headers), None, timeout)
         try:
-            return orjson.loads(response.data)
+            content = response.data
+        except HTTPError as exc:
+            close(response)
+            raise _failure(exc) from None
+        if response.status != 200:
+            raise error_from_response(response.status, content, response.headers)
+        try:
+            return orjson.loads(content)
         except orjson.JSONDecodeError:
             raise UpstreamError(f"OpenRouter answered {path} with a body that is not JSON") from None
+
+    def close(self):
+        """Close every pooled connection (a worker exiting, a test ending)."""
+        for session in (self.session, *self._get_sessions.values()):
+            session.close()
+
+
+def _failure(exc):
+    """Our error for what requests or urllib3 raised: unreachable, silent, or cut off."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return UpstreamError("OpenRouter is unreachable: could not open a connection")
+    if isinstance(exc, requests.ReadTimeout):
+        return UpstreamTimeoutError("OpenRouter sent nothing within OPENROUTER_TIMEOUT", headers=NO_RETRY)
+    reason = exc.args[0] if exc.args and isinstance(exc.args[0], HTTPError) else exc
+    return error_from_exception(reason)
 
 
 def _read_all(response):
@@ -144,7 +197,7 @@ def finish(response, rest, grace=0.25):
     """After [DONE]: read the body's last bytes so the connection goes back to the pool for the next call.
 
     `rest` is the rest of the body's chunks. An upstream that does not end its body within `grace` seconds is
-    cut off instead, so a misbehaving one cannot hold the worker thread.
+    cut off instead, so a misbehaving one cannot hold the worker.
     """
     try:
         response.connection.sock.settimeout(grace)

@@ -46,10 +46,12 @@ RESPONSES = Dialect(
     finished=lambda chunk: chunk.get("type") in RESPONSE_ENDS,
     error_event=_responses_error_event,
     after_error=b"",
+    watch=tuple(f'"{end}"'.encode() for end in RESPONSE_ENDS),
 )
 MESSAGES = Dialect(
     error_of=_messages_error,
     finished=lambda chunk: chunk.get("type") == "message_stop",
     error_event=_messages_error_event,
     after_error=b"",
+    watch=(b'"message_stop"',),
 )

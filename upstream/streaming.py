@@ -6,11 +6,15 @@ import socket
 import orjson
 from urllib3.exceptions import HTTPError, ReadTimeoutError
 
-from errors import UpstreamError, UpstreamTimeoutError
+from errors import ServiceUnavailableError, UpstreamError, UpstreamTimeoutError
 from upstream.client import close, finish
 from upstream.errors import error_from_chunk
 
 DONE = b"data: [DONE]\n\n"
+
+
+class WorkerShutdown(ServiceUnavailableError):
+    """Raised in a call still running at the worker's shutdown deadline (gevent_worker.py)."""
 
 
 def error_event(error, request_id):
@@ -36,12 +40,13 @@ class Dialect:
 
     `error_of(chunk)`: the upstream error object a parsed data event carries, or None. `finished(chunk)`: True
     for an API's last event (chat has none: its end is `data: [DONE]`). `error_event(error, request_id)`: the
-    bytes of the gateway's own error event, then `after_error` (chat's `[DONE]`).
+    bytes of the gateway's own error event, then `after_error` (chat's `[DONE]`). `watch`: byte strings that mark
+    an event to parse besides those naming an error or usage (the API's last event).
     """
 
-    def __init__(self, error_of, finished=None, error_event=error_event, after_error=DONE):
+    def __init__(self, error_of, finished=None, error_event=error_event, after_error=DONE, watch=()):
         self.error_of, self.finished = error_of, finished
-        self.error_event, self.after_error = error_event, after_error
+        self.error_event, self.after_error, self.watch = error_event, after_error, watch
 
     def failure(self, error, request_id):
         """The gateway's error event for a failure after the first byte, and what must follow it."""
@@ -106,15 +111,16 @@ def relay(upstream, request_id, sock=None, on_data=None, dialect=CHAT):
                     yield DONE
                     complete = True
                     return
-                chunk = _parse(data)
-                error = dialect.error_of(chunk) if isinstance(chunk, dict) else "not a JSON object"
-                if error is not None:
-                    failure = error_from_chunk(error if isinstance(error, dict) else {"message": str(error)})
-                    yield dialect.failure(failure, request_id)
-                    return
-                if on_data is not None:
-                    on_data(chunk)
-                ended = dialect.finished is not None and dialect.finished(chunk)
+                if _needs_parsing(data, dialect.watch):
+                    chunk = _parse(data)
+                    error = dialect.error_of(chunk) if isinstance(chunk, dict) else "not a JSON object"
+                    if error is not None:
+                        failure = error_from_chunk(error if isinstance(error, dict) else {"message": str(error)})
+                        yield dialect.failure(failure, request_id)
+                        return
+                    if on_data is not None:
+                        on_data(chunk)
+                    ended = dialect.finished is not None and dialect.finished(chunk)
             yield event + b"\n\n"
             if ended:  # the API's own last event (message_stop, response.completed): the stream is whole
                 complete = True
@@ -122,11 +128,22 @@ def relay(upstream, request_id, sock=None, on_data=None, dialect=CHAT):
         yield dialect.failure(UpstreamError("OpenRouter ended the stream without [DONE]"), request_id)
     except (HTTPError, OSError) as exc:
         yield dialect.failure(_stream_failure(exc), request_id)
+    except WorkerShutdown as exc:
+        yield dialect.failure(exc, request_id)
     finally:
         if complete:
             finish(upstream, events)  # a finished stream keeps its keep-alive connection
         else:
             close(upstream)  # closing is what tells OpenRouter to stop
+
+
+def _needs_parsing(data, watch=()):
+    """Only an event that may carry an error or usage, one the dialect watches for (its last event), or one that
+    does not even look like one JSON object is parsed: the plain content chunks (nearly all of a stream) are
+    passed on as bytes."""
+    if b'"error"' in data or b'"usage"' in data or data[:1] != b"{" or data[-1:] != b"}":
+        return True
+    return any(word in data for word in watch)
 
 
 def _parse(data):
