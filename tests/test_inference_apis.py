@@ -376,9 +376,9 @@ def test_metrics_name_the_new_upstream_endpoints(gateway, upstream):
 
 @pytest.mark.parametrize("path", [RESPONSES, MESSAGES])
 def test_streams_whole_at_their_last_event_keep_the_upstream_connection(gateway, upstream, path):
-    from tests.test_chat_stream import idle_sockets
+    from tests.test_chat_stream import idle_sockets, upstream_pool
 
-    pool = gateway.extensions["openrouter"].pool.connection_from_url(upstream.url)
+    pool = upstream_pool(gateway, upstream.url + "/chat/completions")
     body = {"input": "again", "stream": True} if path == RESPONSES else {"messages": HI, "stream": True}
     sockets = set()
     for _ in range(3):
