@@ -8,6 +8,7 @@ import orjson
 from flask import Response, current_app, g, request
 
 from auth import end_user_id
+from composition import current_services
 from errors import NO_RETRY, UpstreamError
 from metrics import FIRST_CHUNK, STREAMS, observe_usage
 from redaction import redact_secrets
@@ -45,7 +46,7 @@ def _overhead_ms(upstream_wait):
 def complete(body, api=CHAT):
     """Call OpenRouter for a non-streamed answer: (raw bytes, parsed answer, seconds waited)."""
     outgoing = prepare(body, api)
-    client = current_app.extensions["openrouter"]
+    client = current_services().client
     started = time.perf_counter()
     upstream = client.post_chat(orjson.dumps(outgoing), path=api.path, headers=_forwarded(api), endpoint=api.name)
     waited = time.perf_counter() - started
@@ -62,7 +63,7 @@ def record_usage(model, usage):
     """
     ticket = g.get("call_ticket")
     if ticket is None:
-        safe_record(current_app.extensions["usage"], g.user, model, usage)
+        safe_record(current_services().usage, g.user, model, usage)
     else:
         observe_usage(model, amounts(usage))
         ticket.add_usage(model, usage)
@@ -124,14 +125,14 @@ def _parse_completion(content, answer_key="choices"):
 def stream_response(body, api=CHAT):
     """A streamed answer: headers first, then each upstream event as it arrives."""
     outgoing = prepare({**body, "stream": True}, api)
-    client = current_app.extensions["openrouter"]
+    client = current_services().client
     started = time.perf_counter()
     upstream = client.open_stream(
         orjson.dumps(outgoing), path=api.path, headers=_forwarded(api), endpoint=f"{api.name}_stream"
     )
     waited = time.perf_counter() - started
     sock = request.environ.get("gunicorn.socket")
-    seen = StreamUsage(current_app.extensions["usage"], g.user, _model_of(outgoing), api, g.get("call_ticket"))
+    seen = StreamUsage(current_services().usage, g.user, _model_of(outgoing), api, g.get("call_ticket"))
     g.call_streamed = True  # the stream settles its call's ticket, not the view
     events = relay(upstream, g.request_id, sock, on_data=seen.observe, dialect=api.dialect)
     response = Response(mimetype="text/event-stream", headers=SSE_HEADERS)

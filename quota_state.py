@@ -12,12 +12,14 @@ admission script (services/redis_admission.py): one round trip before the upstre
 """
 
 import logging
-from dataclasses import dataclass
 
 from flask import after_this_request, current_app, g, has_request_context, request
 from limits.storage import MovingWindowSupport, Storage
 
+from composition import current_services
+from errors import AuthenticationError
 from services.concurrency import CallTicket, RedisConcurrency
+from services.container import QuotaState  # noqa: F401  (re-exported: it was defined here)
 from services.identity import limits_for
 from services.redis_errors import redis_errors
 
@@ -25,13 +27,12 @@ log = logging.getLogger("gateway.quotas")
 APP_STORAGE = "gateway-app://"
 
 
-@dataclass
-class QuotaState:
-    """One app's quota machinery; `combined` when the rate limits live in the Redis of the slots."""
-
-    storage: object
-    fail_open: bool
-    combined: bool
+def limit_key():
+    """Quotas are per JWT identity, never per IP: behind a proxy every caller shares one address."""
+    user = g.get("user")
+    if user is None:
+        raise AuthenticationError("Missing bearer token")
+    return user
 
 
 def user_limits():
@@ -65,7 +66,8 @@ def admit_call(window=None):
     The call's ticket goes in `g.call_ticket`; a refusal in `g.call_refused` (the decorator raises it). The
     ticket is settled when the response closes at the latest, whatever happens in between.
     """
-    slots, usage = current_app.extensions["concurrency"], current_app.extensions["usage"]
+    services = current_services()
+    slots, usage = services.concurrency, services.usage
     user, limit, budget = g.user, user_max_concurrent(), user_daily_budget()
     try:
         if isinstance(slots, RedisConcurrency):
@@ -135,7 +137,7 @@ class AppStorage(Storage, MovingWindowSupport):
 
     @staticmethod
     def _state():
-        return current_app.extensions["quota_state"]
+        return current_services().quota_state
 
     @property
     def base_exceptions(self):

@@ -9,6 +9,7 @@ from functools import wraps
 
 from flask import Response, current_app, g
 
+from composition import current_services
 from errors import RateLimitError
 from extensions import limiter
 from quota_state import admit_call, user_daily_budget, user_limits, user_max_concurrent
@@ -78,7 +79,7 @@ def _streamed(rv):
 def _refusal(verdict):
     if verdict == "budget":
         budget = user_daily_budget()
-        now = current_app.extensions["usage"].clock()
+        now = current_services().usage.clock()
         midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
         return RateLimitError(
             f"Daily budget of ${budget:g} reached; it resets at 00:00 UTC",

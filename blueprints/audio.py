@@ -3,6 +3,7 @@
 from flask import Blueprint, current_app
 
 from auth import require_user
+from composition import current_services
 from inference import stream_response, summary_response
 from openapi import doc
 from quotas import audio_quota, concurrency_slot
@@ -22,5 +23,5 @@ def audio():
     """Transcribe, translate, summarize or analyze audio: JSON base64, or a multipart `audio` file."""
     data = media_request(AudioRequestSchema(), AudioFormSchema())
     cfg = current_app.config
-    body = audio_body(data, current_app.extensions["catalogue"], cfg["OPENROUTER_AUDIO_MODEL"], cfg["MAX_AUDIO_BYTES"])
+    body = audio_body(data, current_services().catalogue, cfg["OPENROUTER_AUDIO_MODEL"], cfg["MAX_AUDIO_BYTES"])
     return stream_response(body) if data["stream"] else summary_response(body)

@@ -4,6 +4,7 @@ import orjson
 from flask import Blueprint, current_app, request
 
 from auth import require_user
+from composition import current_services
 from errors import NotFoundError
 from openapi import doc
 from schemas.models import ModelListQuerySchema, ModelListSchema, ModelSchema, RecommendationsSchema, list_filters
@@ -27,7 +28,7 @@ def _json(body):
 @require_user
 def list_models():
     """List models, premium first; unknown query parameters are ignored."""
-    catalogue = current_app.extensions["catalogue"]
+    catalogue = current_services().catalogue
     models = catalogue.filter(catalogue.models(), **list_filters(request.args))
     return _json({"object": "list", "data": [_openai_model(model) for model in models]})
 
@@ -38,7 +39,7 @@ def list_models():
 @require_user
 def get_model(model_id):
     """Get one model by its full id (`author/slug[:variant]`, `~author/alias`, `openrouter/auto`)."""
-    catalogue = current_app.extensions["catalogue"]
+    catalogue = current_services().catalogue
     model = catalogue.get(model_id)
     if model is None:
         # Before any live copy only the built-in premium models are known: say so rather than mislead.
@@ -59,5 +60,5 @@ def recommended_models(use_case):
             f"Unknown use case '{use_case}'; valid use cases: {valid}",
             details={"use_case": [f"Must be one of: {valid}."]},
         )
-    models = current_app.extensions["catalogue"].recommend(use_case)
+    models = current_services().catalogue.recommend(use_case)
     return _json({"use_case": use_case, "models": [_openai_model(model) for model in models]})

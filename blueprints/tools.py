@@ -5,6 +5,7 @@ import time
 from flask import Blueprint, current_app, g, jsonify
 
 from auth import require_user
+from composition import current_services
 from inference import complete
 from openapi import doc
 from quotas import concurrency_slot, tools_quota
@@ -34,7 +35,7 @@ def builtin():
 def invoke():
     """Start a function-calling conversation; built-ins run on the server."""
     body = load(INVOKE_REQUEST, json_body())
-    store = current_app.extensions["tool_sessions"]
+    store = current_services().tool_sessions
     session = tool_loop.new_session(g.user, body)
     # A session that cannot be stored (Redis down, the caller's cap reached, too big) must not cost a model call.
     store.check_room(g.user, session)
@@ -51,7 +52,7 @@ def invoke():
 def submit():
     """Submit the outputs of a session's pending calls and continue the conversation."""
     body = load(SUBMIT_REQUEST, json_body())
-    store, session_id = current_app.extensions["tool_sessions"], body["session_id"]
+    store, session_id = current_services().tool_sessions, body["session_id"]
     fingerprint = tool_loop.outputs_fingerprint(body["tool_outputs"])
     session = store.claim(session_id, g.user, fingerprint)
     if "replay" in session:  # these outputs were answered before, but the answer never reached the caller

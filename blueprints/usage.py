@@ -3,6 +3,7 @@
 from flask import Blueprint, current_app, g, jsonify, request
 
 from auth import require_admin, require_user
+from composition import current_services
 from openapi import doc
 from schemas.common import load
 from schemas.usage import AdminUsageQuerySchema, UsageQuerySchema, UsageSchema, UsageSummarySchema
@@ -20,7 +21,7 @@ def usage():
     user = query.get("user", g.user)
     if user != g.user:
         require_admin()
-    return jsonify(current_app.extensions["usage"].report(user, query["days"]))
+    return jsonify(current_services().usage.report(user, query["days"]))
 
 
 @bp.get("/admin/usage")
@@ -30,7 +31,7 @@ def admin_usage():
     """Every user's totals for the last `days` UTC days, by cost, highest first (admins only)."""
     require_admin()
     query = ADMIN_QUERY.load(load(ADMIN_QUERY, request.args.to_dict()))
-    summary = current_app.extensions["usage"].summary(query["days"], query["limit"], _budget_for)
+    summary = current_services().usage.summary(query["days"], query["limit"], _budget_for)
     return jsonify(summary)
 
 

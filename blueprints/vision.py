@@ -3,6 +3,7 @@
 from flask import Blueprint, current_app
 
 from auth import require_user
+from composition import current_services
 from inference import stream_response, summary_response
 from openapi import doc
 from quotas import concurrency_slot, vision_quota
@@ -22,7 +23,5 @@ def vision():
     """Ask a vision model about images: JSON with image URLs, or multipart `image` files."""
     data = media_request(VisionRequestSchema(), VisionFormSchema())
     cfg = current_app.config
-    body = vision_body(
-        data, current_app.extensions["catalogue"], cfg["OPENROUTER_VISION_MODEL"], cfg["MAX_IMAGE_BYTES"]
-    )
+    body = vision_body(data, current_services().catalogue, cfg["OPENROUTER_VISION_MODEL"], cfg["MAX_IMAGE_BYTES"])
     return stream_response(body) if data["stream"] else summary_response(body)

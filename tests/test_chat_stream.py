@@ -3,6 +3,7 @@
 import orjson
 import pytest
 
+from composition import services_of
 from tests.conftest import MOCK_KEY, assert_error, make_app, token_for
 
 CHAT = "/api/v2/openrouter/chat/completions"
@@ -101,7 +102,7 @@ def test_stalled_stream_ends_with_timeout_event(upstream):
 
 def test_stream_releases_concurrency_slot(gateway):
     stream(gateway, STREAM, "x")
-    assert gateway.extensions["concurrency"].held("alice") == 0
+    assert services_of(gateway).concurrency.held("alice") == 0
 
 
 def idle_sockets(pool):
@@ -110,7 +111,7 @@ def idle_sockets(pool):
 
 
 def test_finished_streams_keep_their_upstream_connection(gateway, upstream):
-    pool = gateway.extensions["openrouter"].pool.connection_from_url(upstream.url)
+    pool = services_of(gateway).client.pool.connection_from_url(upstream.url)
     sockets = set()
     for _ in range(3):
         response, raw = stream(gateway, STREAM, "again")
@@ -122,7 +123,7 @@ def test_finished_streams_keep_their_upstream_connection(gateway, upstream):
 
 
 def test_failed_streams_close_their_upstream_connection(gateway, upstream):
-    pool = gateway.extensions["openrouter"].pool.connection_from_url(upstream.url)
+    pool = services_of(gateway).client.pool.connection_from_url(upstream.url)
     stream(gateway, STREAM, "x [[fault:stream-error]]")
     assert idle_sockets(pool) == [None]  # closing is what tells OpenRouter to stop
 

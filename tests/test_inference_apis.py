@@ -4,6 +4,7 @@ import orjson
 import pytest
 
 from auth import end_user_id
+from composition import services_of
 from tests.conftest import MOCK_KEY, assert_error, make_app, token_for
 
 BASE = "/api/v2/openrouter"
@@ -378,7 +379,7 @@ def test_metrics_name_the_new_upstream_endpoints(gateway, upstream):
 def test_streams_whole_at_their_last_event_keep_the_upstream_connection(gateway, upstream, path):
     from tests.test_chat_stream import idle_sockets
 
-    pool = gateway.extensions["openrouter"].pool.connection_from_url(upstream.url)
+    pool = services_of(gateway).client.pool.connection_from_url(upstream.url)
     body = {"input": "again", "stream": True} if path == RESPONSES else {"messages": HI, "stream": True}
     sockets = set()
     for _ in range(3):

@@ -9,6 +9,7 @@ import time
 import pytest
 import requests
 
+from composition import services_of
 from errors import RateLimitError, RequestTooLargeError, ServiceUnavailableError
 from services.redis_sessions import RedisSessionStore
 from services.redis_state import BREAK_FOR_S, make_redis
@@ -209,7 +210,7 @@ def test_submit_whose_save_meets_a_frozen_redis_keeps_its_result(upstream):
             [failed] = answers
             assert failed.status_code == 503
             assert "send the same outputs again" in failed.json()["error"]["message"]
-            app.extensions["redis"].breaker.clock = lambda: time.monotonic() + BREAK_FOR_S
+            services_of(app).redis.breaker.clock = lambda: time.monotonic() + BREAK_FOR_S
             retried = requests.post(f"{base}{BASE}/tools/submit", json=body, headers=headers, timeout=10)
         assert retried.status_code == 200, retried.text
         answer = retried.json()

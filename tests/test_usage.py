@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from composition import services_of
 from tests.conftest import MOCK_KEY, assert_error, make_app, token_for
 from tests.servers import run_redis
 from tests.test_media import WAV, b64
@@ -27,7 +28,7 @@ def usage_app(request, upstream):
         if request.param == "redis":
             base.update(REDIS_URL=redis_url, RATELIMIT_STORAGE_URI=redis_url)
         app = make_app(**base)
-        app.extensions["usage"].clock = clock
+        services_of(app).usage.clock = clock
         return app
 
     clock = Clock()
