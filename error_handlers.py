@@ -16,12 +16,10 @@ from errors import (
     ApiError,
     InternalError,
     RateLimitError,
-    ServiceUnavailableError,
     from_http_exception,
     validation_error,
 )
 from extensions import limiter
-from services.redis_errors import redis_errors
 
 log = logging.getLogger("gateway")
 
@@ -51,9 +49,6 @@ def _handle_http(exc):
 
 
 def _handle_crash(exc):
-    if isinstance(exc, redis_errors()):  # a Redis failure is an answer: 503, never a 500
-        log.warning("redis unavailable: %s", type(exc).__name__)
-        return render_error(ServiceUnavailableError("Shared state (Redis) is not answering; try again shortly"))
     log.exception("unhandled error on %s %s", request.method, request.path)
     return render_error(InternalError("Internal error; the request id identifies it in the logs"))
 

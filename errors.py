@@ -1,4 +1,8 @@
-"""One exception tree for every error the gateway answers, rendered by one handler in API.md's envelope."""
+"""One exception tree for every error the gateway answers (Flask-free); error_handlers.py renders it.
+
+Retry advice is a property of the class: `should_retry = False` answers `x-should-retry: false`, which stops
+the OpenAI and Anthropic SDKs from re-sending a call that reached OpenRouter (and may be billed).
+"""
 
 import math
 
@@ -10,6 +14,7 @@ class ApiError(Exception):
 
     status = 500
     type = "internal_error"
+    should_retry = None  # None: no advice, the caller's SDK decides by status; False: `x-should-retry: false`
 
     def __init__(self, message, details=None, headers=None, status=None):
         # Messages and details may quote upstream text: no credential reaches a caller, a log or a traceback.
@@ -20,6 +25,8 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
         if status is not None:
             self.status = status
+        if self.should_retry is False:
+            self.headers.setdefault("x-should-retry", "false")
 
     def to_dict(self, request_id=None):
         """The body of API.md's error envelope."""
@@ -93,8 +100,17 @@ class InternalError(ApiError):
 
 
 class UpstreamError(ApiError):
+    """OpenRouter failed a call it received: not re-sent (it may have been billed)."""
+
     status = 502
     type = "upstream_error"
+    should_retry = False
+
+
+class UpstreamUnreachableError(UpstreamError):
+    """No connection to OpenRouter was opened: nothing was sent, so the caller may safely retry."""
+
+    should_retry = None
 
 
 class ServiceUnavailableError(ApiError):
@@ -102,11 +118,20 @@ class ServiceUnavailableError(ApiError):
     type = "service_unavailable"
 
 
+class RedisUnavailableError(ServiceUnavailableError):
+    """Shared state did not answer (down, frozen, or this worker's pool busy); services/redis_state.py raises it."""
+
+    def __init__(self, message="Shared state (Redis) is not answering; try again shortly", **kwargs):
+        super().__init__(message, **kwargs)
+
+
 class UpstreamTimeoutError(ApiError):
     status = 504
     type = "upstream_timeout"
+    should_retry = False
 
 
+# Compatibility alias: upstream/client.py (issue 11's file) still passes it; the classes above set it themselves.
 NO_RETRY = {"x-should-retry": "false"}
 
 # Our types as Anthropic's (its SDKs choose the exception class by status; the type is for people and logs).

@@ -9,11 +9,10 @@ from flask import Response, current_app, g, request
 
 from auth import end_user_id
 from composition import current_services
-from errors import NO_RETRY, UpstreamError
+from errors import RedisUnavailableError, UpstreamError
 from metrics import FIRST_CHUNK, STREAMS, observe_usage
 from redaction import redact_secrets
 from services.apis import CHAT
-from services.redis_errors import redis_errors
 from services.usage import amounts
 from upstream.errors import describe
 from upstream.streaming import DONE, relay
@@ -74,7 +73,7 @@ def safe_record(store, user, model, usage):
     observe_usage(model, amounts(usage))
     try:
         store.record(user, model, usage)
-    except redis_errors():
+    except RedisUnavailableError:
         log.warning("usage not recorded for a %s call: Redis unavailable", model)
 
 
@@ -112,13 +111,13 @@ def _parse_completion(content, answer_key="choices"):
     try:
         completion = orjson.loads(content)
     except orjson.JSONDecodeError:
-        raise UpstreamError("OpenRouter answered with a body that is not JSON", headers=NO_RETRY) from None
+        raise UpstreamError("OpenRouter answered with a body that is not JSON") from None
     if not isinstance(completion, dict):
-        raise UpstreamError("OpenRouter answered with a body that is not a completion", headers=NO_RETRY)
+        raise UpstreamError("OpenRouter answered with a body that is not a completion")
     error = completion.get("error")
     if answer_key not in completion and error is not None:
         message = describe(error, "no message") if isinstance(error, dict) else str(error)
-        raise UpstreamError(f"OpenRouter returned an error: {message}", headers=NO_RETRY)
+        raise UpstreamError(f"OpenRouter returned an error: {message}")
     return completion
 
 

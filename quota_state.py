@@ -17,11 +17,10 @@ from flask import after_this_request, current_app, g, has_request_context, reque
 from limits.storage import MovingWindowSupport, Storage
 
 from composition import current_services
-from errors import AuthenticationError
+from errors import AuthenticationError, RedisUnavailableError
 from services.concurrency import CallTicket, RedisConcurrency
 from services.container import QuotaState  # noqa: F401  (re-exported: it was defined here)
 from services.identity import limits_for
-from services.redis_errors import redis_errors
 
 log = logging.getLogger("gateway.quotas")
 APP_STORAGE = "gateway-app://"
@@ -76,7 +75,7 @@ def admit_call(window=None):
             verdict, token = outcome.verdict, slot.token
         else:
             outcome, verdict, token = None, _admit_locally(slots, usage, user, limit, budget), True
-    except redis_errors():
+    except RedisUnavailableError:
         if not current_app.config["RATELIMIT_FAIL_OPEN"]:
             raise
         log.warning("quotas, budget and concurrency cap skipped: Redis unavailable (RATELIMIT_FAIL_OPEN)")
@@ -160,7 +159,7 @@ class AppStorage(Storage, MovingWindowSupport):
             else:
                 return state.storage.acquire_entry(key, limit, expiry, amount)
         except Exception as exc:
-            if not state.fail_open or not isinstance(exc, (*redis_errors(), _failure_of(state.storage))):
+            if not state.fail_open or not isinstance(exc, (RedisUnavailableError, _failure_of(state.storage))):
                 raise
             log.warning("rate limit skipped: its storage is unavailable (RATELIMIT_FAIL_OPEN)")
             g.quota_skipped = True

@@ -10,11 +10,10 @@ from functools import wraps
 from flask import Response, current_app, g
 
 from composition import current_services
-from errors import RateLimitError
+from errors import RateLimitError, RedisUnavailableError
 from extensions import limiter
 from quota_state import admit_call, user_daily_budget, user_limits, user_max_concurrent
 from schemas.common import wants_stream
-from services.redis_errors import redis_errors
 
 log = logging.getLogger("gateway.quotas")
 
@@ -97,7 +96,7 @@ def rate_limit_headers(response):
         current = limiter.current_limit if current_app.config["RATELIMIT_ENABLED"] else None
         if current is not None:
             reset_at, remaining = current.reset_at, current.remaining
-    except redis_errors():
+    except RedisUnavailableError:
         return response  # the quota was decided (or skipped, fail-open); only the headers are lost
     if current is not None:
         response.headers["X-RateLimit-Limit"] = str(current.limit.amount)
