@@ -67,7 +67,8 @@ def admit_call(window=None):
     """
     services = current_services()
     slots, usage = services.concurrency, services.usage
-    user, limit, budget = g.user, user_max_concurrent(), user_daily_budget()
+    user, limit = g.user, user_max_concurrent()
+    budget = user_daily_budget() if _view_marked("checks_daily_budget") else None
     try:
         if isinstance(slots, RedisConcurrency):
             slot = slots.slot(user, limit)
@@ -104,10 +105,14 @@ def _admit_locally(slots, usage, user, limit, budget):
     return "ok" if slots.acquire(user, limit) is not None else "busy"
 
 
+def _view_marked(mark):
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, mark, False))
+
+
 def holds_slot():
     """True when the view of this request takes a concurrency slot (its decorator marks it)."""
-    view = current_app.view_functions.get(request.endpoint or "")
-    return bool(getattr(view, "holds_concurrency_slot", False))
+    return _view_marked("holds_concurrency_slot")
 
 
 def exempt():

@@ -41,12 +41,22 @@ tools_quota = limiter.shared_limit(_rate("function_calling"), scope="function_ca
 embeddings_quota = limiter.shared_limit(_rate("embeddings"), scope="embeddings")
 
 
-def concurrency_slot(view):
-    """Check the daily budget and hold one of the caller's concurrency slots until the answer is ready.
+def checks_daily_budget(view):
+    """Refuse the call (429 until midnight UTC) once the caller's daily budget is spent.
 
-    With Redis both were usually decided with the route's rate-limit hit (quota_state.py), in its round trip;
-    otherwise here. The slot is given back, and the usage written, when the body is produced (a stream: before
-    its last event), so a caller's next call never finds its own finished call still in flight.
+    Decided in the same admission as the concurrency slot (one Redis round trip), so it marks the view and
+    goes with `holds_concurrency_slot`, which runs that admission.
+    """
+    view.checks_daily_budget = True
+    return view
+
+
+def holds_concurrency_slot(view):
+    """Hold one of the caller's concurrency slots until the answer is ready (429 when all are in use).
+
+    With Redis the admission is usually decided with the route's rate-limit hit (quota_state.py), in its round
+    trip; otherwise here. The slot is given back, and the usage written, when the body is produced (a stream:
+    before its last event), so a caller's next call never finds its own finished call still in flight.
     """
 
     @wraps(view)
@@ -67,6 +77,11 @@ def concurrency_slot(view):
 
     wrapper.holds_concurrency_slot = True
     return wrapper
+
+
+def concurrency_slot(view):
+    """Compatibility name for both (daily budget and slot), as views declared them before the split."""
+    return checks_daily_budget(holds_concurrency_slot(view))
 
 
 def _streamed(rv):

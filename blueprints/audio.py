@@ -3,10 +3,10 @@
 from flask import Blueprint, current_app
 
 from auth import require_user
+from blueprints.model_answers import stream_response, summary_response
 from composition import current_services
-from inference import stream_response, summary_response
 from openapi import doc
-from quotas import audio_quota, concurrency_slot
+from quotas import audio_quota, checks_daily_budget, holds_concurrency_slot
 from schemas.media import ANSWER, AudioFormSchema, AudioRequestSchema, media_request
 from services.media_requests import audio_body
 
@@ -18,7 +18,8 @@ CONTENT = {"application/json": {"schema": AudioRequestSchema}, "multipart/form-d
 @doc(tags=["media"], content=CONTENT, responses=ANSWER, errors=(400, 403, 413, 429, 502, 503, 504))
 @require_user
 @audio_quota
-@concurrency_slot
+@checks_daily_budget
+@holds_concurrency_slot
 def audio():
     """Transcribe, translate, summarize or analyze audio: JSON base64, or a multipart `audio` file."""
     data = media_request(AudioRequestSchema(), AudioFormSchema())

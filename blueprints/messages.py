@@ -7,10 +7,10 @@ errors here are in Anthropic's envelope, so those clients raise the right except
 from flask import Blueprint, g, request
 
 from auth import require_user
-from inference import completion_response, stream_response
+from blueprints.model_answers import completion_response, stream_response
 from openapi import doc
-from quotas import chat_quota, concurrency_slot
-from schemas.common import load_present, validated, validated_body
+from quotas import chat_quota, checks_daily_budget, holds_concurrency_slot
+from schemas.common import validate_input, validated, validated_body
 from schemas.inference_apis import MessagesRequestSchema
 from services.apis import MESSAGES_API
 
@@ -41,7 +41,7 @@ def anthropic_conventions():
 
 def check_messages(body):
     """The Messages body checked field by field."""
-    return load_present(MESSAGES_REQUEST, body)
+    return validate_input(MESSAGES_REQUEST, body, present_only=True)
 
 
 @bp.post("/messages")
@@ -50,7 +50,8 @@ def check_messages(body):
 @require_user
 @validated_body(check_messages)
 @chat_quota
-@concurrency_slot
+@checks_daily_budget
+@holds_concurrency_slot
 def create():
     """Create a message (Anthropic's Messages API; streamed as named SSE events when `stream` is true)."""
     body = validated()

@@ -3,10 +3,10 @@
 from flask import Blueprint
 
 from auth import require_user
-from inference import completion_response, stream_response
+from blueprints.model_answers import completion_response, stream_response
 from openapi import doc
-from quotas import chat_quota, concurrency_slot
-from schemas.common import load_present, validated, validated_body
+from quotas import chat_quota, checks_daily_budget, holds_concurrency_slot
+from schemas.common import validate_input, validated, validated_body
 from schemas.inference_apis import ResponsesRequestSchema
 from services.apis import RESPONSES_API
 
@@ -28,7 +28,7 @@ ERRORS = (400, 403, 413, 429, 502, 503, 504)
 
 def check_responses(body):
     """The Responses body checked field by field (store: true and previous_response_id are 400)."""
-    return load_present(RESPONSES_REQUEST, body)
+    return validate_input(RESPONSES_REQUEST, body, present_only=True)
 
 
 @bp.post("/responses")
@@ -36,7 +36,8 @@ def check_responses(body):
 @require_user
 @validated_body(check_responses)
 @chat_quota
-@concurrency_slot
+@checks_daily_budget
+@holds_concurrency_slot
 def create():
     """Create a model response (OpenAI's Responses API; streamed as named SSE events when `stream` is true)."""
     body = validated()

@@ -3,10 +3,10 @@
 from flask import Blueprint, current_app
 
 from auth import require_user
+from blueprints.model_answers import stream_response, summary_response
 from composition import current_services
-from inference import stream_response, summary_response
 from openapi import doc
-from quotas import concurrency_slot, vision_quota
+from quotas import checks_daily_budget, holds_concurrency_slot, vision_quota
 from schemas.media import ANSWER, VisionFormSchema, VisionRequestSchema, media_request
 from services.media_requests import vision_body
 
@@ -18,7 +18,8 @@ CONTENT = {"application/json": {"schema": VisionRequestSchema}, "multipart/form-
 @doc(tags=["media"], content=CONTENT, responses=ANSWER, errors=(400, 403, 413, 429, 502, 503, 504))
 @require_user
 @vision_quota
-@concurrency_slot
+@checks_daily_budget
+@holds_concurrency_slot
 def vision():
     """Ask a vision model about images: JSON with image URLs, or multipart `image` files."""
     data = media_request(VisionRequestSchema(), VisionFormSchema())

@@ -1,0 +1,97 @@
+"""The Flask side of a model call (services/model_calls.py): the request's ModelCall, and the responses.
+
+Shared by the inference blueprints (chat, vision, audio, tools, responses, messages, embeddings); it defines
+no route.
+"""
+
+import time
+
+import orjson
+from flask import Response, current_app, g, request
+
+from auth import end_user_id
+from composition import current_services
+from metrics import FIRST_CHUNK, STREAMS
+from services import model_calls
+from services.apis import CHAT
+from upstream.streaming import DONE, relay
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def this_call(api=CHAT):
+    """The ModelCall of this request: its caller, forwarded headers and slot ticket, this app's client."""
+    services = current_services()
+    forwarded = {name: request.headers[name] for name in api.forward if name in request.headers}
+    return model_calls.ModelCall(
+        client=services.client,
+        usage=services.usage,
+        settings=current_app.config,
+        user=g.user,
+        end_user=end_user_id(g.user),
+        forwarded=forwarded or None,
+        ticket=g.get("call_ticket"),
+    )
+
+
+def complete(body, api=CHAT):
+    """A non-streamed model call for this request: (raw bytes, parsed answer, seconds waited)."""
+    return model_calls.complete(this_call(api), body, api)
+
+
+def completion_response(body, api=CHAT):
+    """A non-streamed answer: OpenRouter's body passed on unchanged, plus our headers."""
+    content, completion, waited = complete(body, api)
+    return _tag(Response(content, mimetype="application/json"), completion, waited)
+
+
+def summary_response(body):
+    """A non-streamed completion reduced to {id, model, provider, content, finish_reason, usage}."""
+    _, completion, waited = complete(body)
+    summary = model_calls.summarize(completion)
+    return _tag(Response(orjson.dumps(summary), mimetype="application/json"), completion, waited)
+
+
+def stream_response(body, api=CHAT):
+    """A streamed answer: headers first, then each upstream event as it arrives."""
+    upstream, seen, waited = model_calls.open_stream(this_call(api), body, api)
+    g.call_streamed = True  # the stream settles its call's ticket, not the view
+    sock = request.environ.get("gunicorn.socket")
+    events = relay(upstream, g.request_id, sock, on_data=seen.observe, dialect=api.dialect)
+    response = Response(mimetype="text/event-stream", headers=SSE_HEADERS)
+    response.response = _counted(response, events, seen, g.started)
+    generation = upstream.headers.get("X-Generation-Id")
+    if generation:
+        response.headers["X-Generation-Id"] = generation
+    response.headers["X-Gateway-Overhead-Ms"] = _overhead_ms(waited)
+    return response
+
+
+def _tag(response, completion, waited):
+    response.headers["X-Generation-Id"] = completion.get("id") or ""
+    response.headers["X-Gateway-Overhead-Ms"] = _overhead_ms(waited)
+    return response
+
+
+def _overhead_ms(upstream_wait):
+    return f"{(time.perf_counter() - g.started - upstream_wait) * 1000:.2f}"
+
+
+def _counted(response, events, seen, started):
+    """Pass the relay through, counting bytes for the log line; record usage however the stream ends."""
+    response.sent_bytes = 0
+    STREAMS.inc()
+    try:
+        for chunk in events:
+            if not response.sent_bytes:
+                FIRST_CHUNK.observe(time.perf_counter() - started)
+            response.sent_bytes += len(chunk)
+            if seen.ended or chunk.endswith(DONE):
+                seen.record()  # before the last event leaves: the caller's next call sees the slot free
+            else:
+                seen.keep_alive()
+            yield chunk
+    finally:
+        STREAMS.dec()
+        events.close()
+        seen.record()
