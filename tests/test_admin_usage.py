@@ -5,10 +5,7 @@ from datetime import timedelta
 import pytest
 
 from composition import services_of
-from tests import test_usage
 from tests.conftest import assert_error, token_for
-
-usage_app = test_usage.usage_app  # the same memory/Redis fixture
 
 API = "/api/v2/openrouter"
 TIERS = {"team": {"chat": "300/minute", "daily_budget_usd": 5}, "intern": {"daily_budget_usd": 0.0001}}

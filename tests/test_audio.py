@@ -6,9 +6,25 @@ import orjson
 import pytest
 
 from services.media_requests import TASK_PROMPTS
-from tests.conftest import assert_error, token_for
-from tests.test_media import AAC, AIFF, FLAC, M4A, MP3_FRAME, MP3_ID3, OGG, PNG, TEXT, WAV, b64
-from tests.test_vision import assert_stream, bearer, encoded_form, media_app
+from tests.conftest import (
+    AAC,
+    AIFF,
+    FLAC,
+    M4A,
+    MP3_FRAME,
+    MP3_ID3,
+    OGG,
+    PNG,
+    TEXT,
+    WAV,
+    assert_error,
+    assert_stream,
+    b64,
+    bearer,
+    encoded_form,
+    media_app,
+    token_for,
+)
 
 URL = "/api/v2/openrouter/audio"
 CHAT = "/chat/completions"

@@ -4,7 +4,7 @@ import orjson
 import pytest
 
 from composition import services_of
-from tests.conftest import MOCK_KEY, assert_error, make_app, token_for
+from tests.conftest import MOCK_KEY, assert_error, idle_sockets, make_app, token_for
 
 CHAT = "/api/v2/openrouter/chat/completions"
 STREAM = "/api/v2/openrouter/chat/stream"
@@ -103,11 +103,6 @@ def test_stalled_stream_ends_with_timeout_event(upstream):
 def test_stream_releases_concurrency_slot(gateway):
     stream(gateway, STREAM, "x")
     assert services_of(gateway).concurrency.held("alice") == 0
-
-
-def idle_sockets(pool):
-    """The sockets of the idle connections in a urllib3 pool (None for a closed one)."""
-    return [conn.sock for conn in list(pool.pool.queue) if conn is not None]
 
 
 def test_finished_streams_keep_their_upstream_connection(gateway, upstream):

@@ -78,3 +78,13 @@ def test_layer_is_flask_free(layer):
         and any(dep == "flask" or dep.startswith(("flask.", "flask_")) for dep in _imports(path))
     )
     assert flask_users == []
+
+
+def test_no_test_module_imports_another():
+    """Shared test helpers live in conftest.py (or the server helpers), never in a test module."""
+    offenders = []
+    for path in sorted((ROOT / "tests").glob("*.py")):
+        for dep in _imports(path):
+            if dep.startswith("tests.test_") or (dep.startswith("test_") and dep != path.stem):
+                offenders.append(f"{path.name} imports {dep}")
+    assert offenders == []

@@ -5,7 +5,7 @@ import pytest
 
 from auth import end_user_id
 from composition import services_of
-from tests.conftest import MOCK_KEY, assert_error, make_app, token_for
+from tests.conftest import MOCK_KEY, assert_error, idle_sockets, make_app, samples, token_for, value
 
 BASE = "/api/v2/openrouter"
 RESPONSES, MESSAGES, EMBEDDINGS = f"{BASE}/responses", f"{BASE}/messages", f"{BASE}/embeddings"
@@ -351,7 +351,6 @@ def test_each_apis_usage_in_chat_terms():
 
 
 def test_metrics_name_the_new_upstream_endpoints(gateway, upstream):
-    from tests.test_metrics import samples, value
 
     client = gateway.test_client()
     before = samples(client.get(f"{BASE}/metrics").get_data(as_text=True))
@@ -377,7 +376,6 @@ def test_metrics_name_the_new_upstream_endpoints(gateway, upstream):
 
 @pytest.mark.parametrize("path", [RESPONSES, MESSAGES])
 def test_streams_whole_at_their_last_event_keep_the_upstream_connection(gateway, upstream, path):
-    from tests.test_chat_stream import idle_sockets
 
     pool = services_of(gateway).client.pool.connection_from_url(upstream.url)
     body = {"input": "again", "stream": True} if path == RESPONSES else {"messages": HI, "stream": True}

@@ -4,9 +4,8 @@ import pytest
 
 from composition import services_of
 from config import Config, ConfigError
-from tests.conftest import MOCK_KEY, assert_error, make_app, token_for
+from tests.conftest import MOCK_KEY, PNG, WAV, assert_error, b64, make_app, token_for
 from tests.servers import run_redis
-from tests.test_media import PNG, WAV, b64
 
 API = "/api/v2/openrouter"
 TIERS = {

@@ -4,52 +4,26 @@ import io
 
 import orjson
 import pytest
-from werkzeug.test import EnvironBuilder
 
-from tests.conftest import MOCK_KEY, assert_error, make_app, token_for
-from tests.test_media import GIF, JPEG, PNG, TEXT, WAV, WEBP, b64
+from tests.conftest import (
+    GIF,
+    JPEG,
+    PNG,
+    TEXT,
+    WAV,
+    WEBP,
+    assert_error,
+    assert_stream,
+    b64,
+    bearer,
+    encoded_form,
+    media_app,
+)
 
 URL = "/api/v2/openrouter/vision"
 CHAT = "/chat/completions"
 ANSWER_KEYS = {"id", "model", "provider", "content", "finish_reason", "usage"}
 PNG_URL = "data:image/png;base64," + b64(PNG)
-
-
-def media_app(upstream, **overrides):
-    """The gateway pointed at the stand-in, with extra settings."""
-    return make_app(OPENROUTER_BASE_URL=upstream.url, OPENROUTER_API_KEY=MOCK_KEY, **overrides)
-
-
-def bearer(app, sub="alice"):
-    return {"Authorization": f"Bearer {token_for(app, sub)}"}
-
-
-def sse_data(response):
-    """The `data:` payloads of an SSE body, in order."""
-    text = response.get_data(as_text=True)
-    return [line[len("data: ") :] for line in text.splitlines() if line.startswith("data: ")]
-
-
-def assert_stream(response):
-    """A relayed chat stream: text/event-stream, content chunks, the usage chunk, then [DONE]."""
-    assert response.status_code == 200
-    assert response.mimetype == "text/event-stream"
-    data = sse_data(response)
-    assert data[-1] == "[DONE]"
-    chunks = [orjson.loads(item) for item in data[:-1]]
-    assert all(chunk["object"] == "chat.completion.chunk" for chunk in chunks)
-    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["total_tokens"] > 0
-    return "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
-
-
-def encoded_form(fields):
-    """(body bytes, content type) of a multipart form, built once so its exact length is known."""
-    builder = EnvironBuilder(method="POST", data=fields)
-    try:
-        environ = builder.get_environ()
-        return environ["wsgi.input"].read(), environ["CONTENT_TYPE"]
-    finally:
-        builder.close()
 
 
 def sent_messages(upstream):
