@@ -15,6 +15,7 @@ from config import Config
 from error_handlers import register_error_handlers
 from errors import NotFoundError
 from extensions import jwt, limiter
+from json_provider import OrjsonProvider
 from quota_state import APP_STORAGE, current_tier, limits_from_views
 from quotas import rate_limit_headers
 from services.health import is_loopback
@@ -31,13 +32,13 @@ def create_app(config=None):
     redaction.register(cfg.OPENROUTER_API_KEY)  # errors and log lines never carry it
     logs.configure_logging(cfg)
     app = Flask(__name__)
+    app.json = OrjsonProvider(app)  # every JSON response (jsonify, errors, answers) through orjson
     # A JSON API never redirects: `//chat/completions` is a 404, not a 308 whose Location a spoofed
     # X-Forwarded-Host chooses (an open redirect). Set before any rule is added; rules read them when bound.
     app.url_map.merge_slashes = False
     app.url_map.redirect_defaults = False
     app.config.from_object(cfg)
     app.config["VERSION"] = VERSION
-    app.json.sort_keys = False
     jwt_settings, decode_key = resolve_jwt_settings(cfg)
     app.config.update(jwt_settings)
     # flask-limiter forwards to this app's own storage (quota_state.py); the configured URI stays readable here.

@@ -28,8 +28,8 @@ def render_error(error):
     """An ApiError as a JSON response: our envelope, or Anthropic's when the route asked for it."""
     request_id = g.get("request_id")
     shaped = error.to_anthropic if g.get("anthropic_errors") else error.to_dict
-    body = current_app.json.dumps(shaped(request_id))
-    response = current_app.response_class(body, status=error.status, mimetype="application/json")
+    response = current_app.json.response(shaped(request_id))
+    response.status_code = error.status
     response.headers.update(error.headers)
     return response
 

@@ -6,7 +6,6 @@ no route.
 
 import time
 
-import orjson
 from flask import Response, current_app, g, request
 
 from auth import end_user_id
@@ -49,7 +48,7 @@ def summary_response(body):
     """A non-streamed completion reduced to {id, model, provider, content, finish_reason, usage}."""
     _, completion, waited = complete(body)
     summary = model_calls.summarize(completion)
-    return _tag(Response(orjson.dumps(summary), mimetype="application/json"), completion, waited)
+    return _tag(current_app.json.response(summary), completion, waited)
 
 
 def stream_response(body, api=CHAT):

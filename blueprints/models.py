@@ -1,6 +1,5 @@
 """The model catalogue: list with filters, one model by id, recommendations by use case."""
 
-import orjson
 from flask import Blueprint, current_app, request
 
 from auth import require_user
@@ -19,8 +18,8 @@ def _openai_model(model):
 
 
 def _json(body):
-    """A JSON response from the catalogue's plain dicts (orjson: the full list is a few hundred models)."""
-    return current_app.response_class(orjson.dumps(body), mimetype="application/json")
+    """A JSON response from the catalogue's plain dicts (the full list is a few hundred models)."""
+    return current_app.json.response(body)
 
 
 @bp.get("/models")
