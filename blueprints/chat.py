@@ -3,7 +3,7 @@
 from flask import Blueprint
 
 from auth import require_user
-from blueprints.model_answers import completion_response, stream_response
+from blueprints.model_answers import MODEL_CALL_ERRORS, answer, stream_response
 from openapi import doc
 from quotas import chat_quota, checks_daily_budget, holds_concurrency_slot, streaming_quota
 from schemas.chat import ChatRequestSchema
@@ -23,7 +23,6 @@ COMPLETION = {
         "content": {"application/json": {"schema": {"type": "object"}}, "text/event-stream": {"schema": SSE_EVENT}},
     }
 }
-ERRORS = (400, 403, 413, 429, 502, 503, 504)
 
 
 def check_chat(body):
@@ -32,7 +31,7 @@ def check_chat(body):
 
 
 @bp.post("/chat/completions")
-@doc(tags=["chat"], body=ChatRequestSchema, responses=COMPLETION, errors=ERRORS)
+@doc(tags=["chat"], body=ChatRequestSchema, responses=COMPLETION, errors=MODEL_CALL_ERRORS)
 @require_user
 @validated_body(check_chat)
 @chat_quota
@@ -40,12 +39,11 @@ def check_chat(body):
 @holds_concurrency_slot
 def completions():
     """Create a chat completion (streamed as SSE when `stream` is true)."""
-    body = validated()
-    return stream_response(body) if body.get("stream") is True else completion_response(body)
+    return answer(validated())
 
 
 @bp.post("/chat/stream")
-@doc(tags=["chat"], body=ChatRequestSchema, responses=SSE, errors=ERRORS)
+@doc(tags=["chat"], body=ChatRequestSchema, responses=SSE, errors=MODEL_CALL_ERRORS)
 @require_user
 @validated_body(check_chat)
 @streaming_quota

@@ -3,7 +3,7 @@
 from flask import Blueprint
 
 from auth import require_user
-from blueprints.model_answers import completion_response
+from blueprints.model_answers import MODEL_CALL_ERRORS, completion_response
 from openapi import doc
 from quotas import checks_daily_budget, embeddings_quota, holds_concurrency_slot
 from schemas.common import validate_input, validated, validated_body
@@ -18,7 +18,6 @@ ANSWER = {
         "content": {"application/json": {"schema": {"type": "object"}}},
     }
 }
-ERRORS = (400, 403, 413, 429, 502, 503, 504)
 
 
 def check_embeddings(body):
@@ -27,7 +26,7 @@ def check_embeddings(body):
 
 
 @bp.post("/embeddings")
-@doc(tags=["embeddings"], body=EmbeddingsRequestSchema, responses=ANSWER, errors=ERRORS)
+@doc(tags=["embeddings"], body=EmbeddingsRequestSchema, responses=ANSWER, errors=MODEL_CALL_ERRORS)
 @require_user
 @validated_body(check_embeddings)
 @embeddings_quota

@@ -11,11 +11,33 @@ from flask import Response, current_app, g, request
 from auth import end_user_id
 from composition import current_services
 from metrics import FIRST_CHUNK, STREAMS
+from schemas.media import media_request
 from services import model_calls
 from services.apis import CHAT
 from upstream.streaming import DONE, relay
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+# What a model call can answer besides 200, for the OpenAPI document of each route that makes one.
+MODEL_CALL_ERRORS = (400, 403, 413, 429, 502, 503, 504)
+
+
+def answer(body, api=CHAT):
+    """The model's answer to a validated body: streamed when it asks (`stream: true`), else whole."""
+    return stream_response(body, api) if body.get("stream") is True else completion_response(body, api)
+
+
+def media_answer(json_schema, form_schema, build_body, model_setting, size_setting):
+    """A vision or audio call: the request's fields (JSON or multipart) made a chat body, and its answer."""
+    data = media_request(json_schema, form_schema)
+    cfg = current_app.config
+    body = build_body(data, current_services().catalogue, cfg[model_setting], cfg[size_setting])
+    return stream_response(body) if data["stream"] else summary_response(body)
+
+
+def named_events_answer(description, events):
+    """The OpenAPI 200 of an API that answers a JSON object, or named SSE events with `stream: true`."""
+    content = {"application/json": {"schema": {"type": "object"}}, "text/event-stream": {"schema": events}}
+    return {200: {"description": description, "content": content}}
 
 
 def this_call(api=CHAT):

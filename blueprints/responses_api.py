@@ -3,7 +3,7 @@
 from flask import Blueprint
 
 from auth import require_user
-from blueprints.model_answers import completion_response, stream_response
+from blueprints.model_answers import MODEL_CALL_ERRORS, answer, named_events_answer
 from openapi import doc
 from quotas import chat_quota, checks_daily_budget, holds_concurrency_slot
 from schemas.common import validate_input, validated, validated_body
@@ -17,13 +17,9 @@ NAMED_EVENTS = {
     "description": "Responses' named events (event: response.created, response.output_text.delta, …, "
     "response.completed), relayed as they arrive; a failure after the first byte is one `event: error`",
 }
-ANSWER = {
-    200: {
-        "description": "OpenRouter's Responses object, unchanged (or its named SSE events with stream: true)",
-        "content": {"application/json": {"schema": {"type": "object"}}, "text/event-stream": {"schema": NAMED_EVENTS}},
-    }
-}
-ERRORS = (400, 403, 413, 429, 502, 503, 504)
+ANSWER = named_events_answer(
+    "OpenRouter's Responses object, unchanged (or its named SSE events with stream: true)", NAMED_EVENTS
+)
 
 
 def check_responses(body):
@@ -32,7 +28,7 @@ def check_responses(body):
 
 
 @bp.post("/responses")
-@doc(tags=["responses"], body=ResponsesRequestSchema, responses=ANSWER, errors=ERRORS)
+@doc(tags=["responses"], body=ResponsesRequestSchema, responses=ANSWER, errors=MODEL_CALL_ERRORS)
 @require_user
 @validated_body(check_responses)
 @chat_quota
@@ -40,7 +36,4 @@ def check_responses(body):
 @holds_concurrency_slot
 def create():
     """Create a model response (OpenAI's Responses API; streamed as named SSE events when `stream` is true)."""
-    body = validated()
-    if body.get("stream") is True:
-        return stream_response(body, RESPONSES_API)
-    return completion_response(body, RESPONSES_API)
+    return answer(validated(), RESPONSES_API)

@@ -2,6 +2,7 @@
 
 import base64
 import io
+import logging
 import struct
 import time
 import wave
@@ -174,6 +175,19 @@ AIFC = b"FORM" + struct.pack(">I", 4) + b"AIFC"
 TEXT = b"hello, this is not media at all"
 
 
+# Every audio format the gateway recognises, with a sample of each.
+AUDIO = [
+    ("wav", WAV),
+    ("mp3", MP3_ID3),
+    ("mp3", MP3_FRAME),
+    ("flac", FLAC),
+    ("ogg", OGG),
+    ("m4a", M4A),
+    ("aac", AAC),
+    ("aiff", AIFF),
+]
+
+
 def b64(data):
     return base64.b64encode(data).decode("ascii")
 
@@ -206,6 +220,47 @@ def assert_stream(response):
     assert all(chunk["object"] == "chat.completion.chunk" for chunk in chunks)
     assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["total_tokens"] > 0
     return "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+
+
+@pytest.fixture
+def api(gateway):
+    """A test client of the gateway pointed at the stand-in (a module may define its own)."""
+    return gateway.test_client()
+
+
+@pytest.fixture
+def alice(gateway):
+    """alice's Authorization header for the gateway (a module may define its own)."""
+    return bearer(gateway)
+
+
+def assert_refused(response, upstream, message, field=None):
+    """A 400 refused before any upstream call; with `field`, the one field its details name."""
+    error = assert_error(response, 400, "invalid_request_error", message)
+    if field is not None:
+        assert list(error["details"]) == [field]
+    assert upstream.hits("/chat/completions") == 0
+    return error
+
+
+def assert_body_limit(upstream, url, body, content_type):
+    """MAX_CONTENT_LENGTH: a body at the limit is answered, one byte over is 413 (one upstream call in all)."""
+    for limit, status in ((len(body), 200), (len(body) - 1, 413)):
+        app = media_app(upstream, MAX_CONTENT_LENGTH=limit)
+        response = app.test_client().post(url, headers=bearer(app), data=body, content_type=content_type)
+        if status == 413:
+            assert_error(response, 413, "request_too_large", "Request body is too large")
+        else:
+            assert response.status_code == 200, response.get_data(as_text=True)
+    assert upstream.hits("/chat/completions") == 1
+
+
+def assert_json_and_multipart_documented(client, url):
+    """The route's OpenAPI operation takes JSON or multipart and answers JSON or SSE; returns the operation."""
+    operation = client.get("/api/v2/openrouter/openapi.json").get_json()["paths"][url]["post"]
+    assert set(operation["requestBody"]["content"]) == {"application/json", "multipart/form-data"}
+    assert set(operation["responses"]["200"]["content"]) == {"application/json", "text/event-stream"}
+    return operation
 
 
 def encoded_form(fields):
@@ -337,3 +392,49 @@ def usage_app(request, upstream):
     else:
         redis_url = None
         yield build, clock
+
+
+# --- shared by several test modules -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def captured_logs():
+    """Everything the gateway's own log handler writes, at DEBUG."""
+    make_app()
+    root = logging.getLogger()
+    handler = next(h for h in root.handlers if getattr(h, "_gateway", False))
+    stream, old_stream, old_level = io.StringIO(), handler.stream, root.level
+    handler.setStream(stream)
+    root.setLevel(logging.DEBUG)
+    yield stream
+    handler.setStream(old_stream)
+    root.setLevel(old_level)
+
+
+class TickClock:
+    """A monotonic clock the test moves by hand (`clock.now += 31`): cooldowns and TTLs without waiting."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+# The fields of OpenRouter's model object, as the stand-in serves them and the catalogue passes them on.
+MODEL_FIELDS = {
+    "id",
+    "canonical_slug",
+    "hugging_face_id",
+    "name",
+    "created",
+    "description",
+    "context_length",
+    "architecture",
+    "pricing",
+    "top_provider",
+    "per_request_limits",
+    "supported_parameters",
+    "default_parameters",
+    "expiration_date",
+}

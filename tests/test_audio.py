@@ -7,17 +7,14 @@ import pytest
 
 from services.media_requests import TASK_PROMPTS
 from tests.conftest import (
-    AAC,
-    AIFF,
-    FLAC,
-    M4A,
-    MP3_FRAME,
-    MP3_ID3,
-    OGG,
+    AUDIO,
     PNG,
     TEXT,
     WAV,
+    assert_body_limit,
     assert_error,
+    assert_json_and_multipart_documented,
+    assert_refused,
     assert_stream,
     b64,
     bearer,
@@ -29,16 +26,6 @@ from tests.conftest import (
 URL = "/api/v2/openrouter/audio"
 CHAT = "/chat/completions"
 ANSWER_KEYS = {"id", "model", "provider", "content", "finish_reason", "usage"}
-AUDIO = [
-    ("wav", WAV),
-    ("mp3", MP3_ID3),
-    ("mp3", MP3_FRAME),
-    ("flac", FLAC),
-    ("ogg", OGG),
-    ("m4a", M4A),
-    ("aac", AAC),
-    ("aiff", AIFF),
-]
 
 
 def clip(data=WAV, fmt="wav", **fields):
@@ -59,16 +46,6 @@ def audio_content(text, data=WAV, fmt="wav"):
             ],
         }
     ]
-
-
-@pytest.fixture
-def api(gateway):
-    return gateway.test_client()
-
-
-@pytest.fixture
-def alice(gateway):
-    return bearer(gateway)
 
 
 # --- accepted input reaches OpenRouter as content parts -------------------------------------------------
@@ -162,9 +139,7 @@ REFUSED_JSON = [
     "payload,field,message", [case[1:] for case in REFUSED_JSON], ids=[case[0] for case in REFUSED_JSON]
 )
 def test_refused_json(api, alice, upstream, payload, field, message):
-    error = assert_error(api.post(URL, headers=alice, json=payload), 400, "invalid_request_error", message)
-    assert list(error["details"]) == [field]
-    assert upstream.hits(CHAT) == 0
+    assert_refused(api.post(URL, headers=alice, json=payload), upstream, message, field)
 
 
 @pytest.mark.parametrize(
@@ -213,9 +188,7 @@ REFUSED_FORM = [
 )
 def test_refused_multipart(api, alice, upstream, fields, field, message):
     response = api.post(URL, headers=alice, data=fields, content_type="multipart/form-data")
-    error = assert_error(response, 400, "invalid_request_error", message)
-    assert list(error["details"]) == [field]
-    assert upstream.hits(CHAT) == 0
+    assert_refused(response, upstream, message, field)
 
 
 @pytest.mark.parametrize(
@@ -283,14 +256,7 @@ def test_body_size_limit(upstream, kind):
         body, content_type = orjson.dumps(clip()), "application/json"
     else:
         body, content_type = encoded_form(upload())
-    for limit, status in ((len(body), 200), (len(body) - 1, 413)):
-        app = media_app(upstream, MAX_CONTENT_LENGTH=limit)
-        response = app.test_client().post(URL, headers=bearer(app), data=body, content_type=content_type)
-        if status == 413:
-            assert_error(response, 413, "request_too_large", "Request body is too large")
-        else:
-            assert response.status_code == 200, response.get_data(as_text=True)
-    assert upstream.hits(CHAT) == 1
+    assert_body_limit(upstream, URL, body, content_type)
 
 
 def test_default_limits_let_a_large_clip_through(upstream):
@@ -330,6 +296,4 @@ def test_audio_bucket(upstream):
 
 
 def test_openapi_documents_both_content_types(client):
-    operation = client.get("/api/v2/openrouter/openapi.json").get_json()["paths"][URL]["post"]
-    assert set(operation["requestBody"]["content"]) == {"application/json", "multipart/form-data"}
-    assert set(operation["responses"]["200"]["content"]) == {"application/json", "text/event-stream"}
+    assert_json_and_multipart_documented(client, URL)

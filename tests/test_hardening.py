@@ -13,20 +13,6 @@ BASE = "/api/v2/openrouter"
 ECHO = " [[echo_auth]]"
 
 
-@pytest.fixture
-def captured_logs():
-    """Everything the gateway's own log handler writes, at DEBUG."""
-    make_app()
-    root = logging.getLogger()
-    handler = next(h for h in root.handlers if getattr(h, "_gateway", False))
-    stream, old_stream, old_level = io.StringIO(), handler.stream, root.level
-    handler.setStream(stream)
-    root.setLevel(logging.DEBUG)
-    yield stream
-    handler.setStream(old_stream)
-    root.setLevel(old_level)
-
-
 def bearer(app, sub="alice"):
     return {"Authorization": f"Bearer {token_for(app, sub)}"}
 

@@ -11,6 +11,7 @@ from tests.conftest import (
     AAC,
     AIFC,
     AIFF,
+    AUDIO,
     FLAC,
     GIF,
     GIF87,
@@ -29,16 +30,6 @@ from tests.conftest import (
 )
 
 IMAGES = [("image/png", PNG), ("image/jpeg", JPEG), ("image/gif", GIF), ("image/webp", WEBP)]
-AUDIO = [
-    ("wav", WAV),
-    ("mp3", MP3_ID3),
-    ("mp3", MP3_FRAME),
-    ("flac", FLAC),
-    ("ogg", OGG),
-    ("m4a", M4A),
-    ("aac", AAC),
-    ("aiff", AIFF),
-]
 LIMIT = 1000
 
 

@@ -15,23 +15,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from composition import services_of
-from tests.conftest import assert_error, make_app
+from tests.conftest import TickClock, assert_error, make_app
 from tests.oidc import private_jwk, run_provider
 from tests.servers import serve_app
 
 QUOTA = "/api/v2/openrouter/_test/quota"
 HEALTH = "/api/v2/openrouter/health"
 TIERS = {"team": {"chat": "5/minute"}, "intern": {"chat": "2/minute"}}
-
-
-class Clock:
-    """The key set's monotonic clock, moved by the test (the 30 s re-fetch cooldown without waiting)."""
-
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
 
 
 @pytest.fixture
@@ -49,7 +39,7 @@ def gateway_for(provider, **overrides):
     """The gateway trusting `provider` by OIDC discovery, with a clock the test moves."""
     settings = {"JWT_SECRET_KEY": None, "JWT_OIDC_ISSUER": provider.issuer, "QUOTA_TIERS": TIERS, **overrides}
     app = make_app(**settings)
-    clock = services_of(app).jwks.clock = Clock()
+    clock = services_of(app).jwks.clock = TickClock()
     return app, clock
 
 

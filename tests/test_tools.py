@@ -530,14 +530,6 @@ def test_rfc3339():
 # --------------------------------------------------------------------------- the store's atomic steps
 
 
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
-
-
 def stored(state="requires_action", owner="alice"):
     return {"owner": owner, "state": state, "messages": [{"role": "user", "content": "hi"}], "pending": ["c1"]}
 

@@ -12,7 +12,10 @@ from tests.conftest import (
     TEXT,
     WAV,
     WEBP,
+    assert_body_limit,
     assert_error,
+    assert_json_and_multipart_documented,
+    assert_refused,
     assert_stream,
     b64,
     bearer,
@@ -32,16 +35,6 @@ def sent_messages(upstream):
 
 def image_part(url, detail="auto"):
     return {"type": "image_url", "image_url": {"url": url, "detail": detail}}
-
-
-@pytest.fixture
-def api(gateway):
-    return gateway.test_client()
-
-
-@pytest.fixture
-def alice(gateway):
-    return bearer(gateway)
 
 
 # --- accepted input reaches OpenRouter as content parts -------------------------------------------------
@@ -194,9 +187,7 @@ REFUSED_JSON = [
     "payload,field,message", [case[1:] for case in REFUSED_JSON], ids=[case[0] for case in REFUSED_JSON]
 )
 def test_refused_json(api, alice, upstream, payload, field, message):
-    error = assert_error(api.post(URL, headers=alice, json=payload), 400, "invalid_request_error", message)
-    assert list(error["details"]) == [field]
-    assert upstream.hits(CHAT) == 0
+    assert_refused(api.post(URL, headers=alice, json=payload), upstream, message, field)
 
 
 @pytest.mark.parametrize(
@@ -253,9 +244,7 @@ REFUSED_FORM = [
 )
 def test_refused_multipart(api, alice, upstream, fields, field, message):
     response = api.post(URL, headers=alice, data=fields, content_type="multipart/form-data")
-    error = assert_error(response, 400, "invalid_request_error", message)
-    assert list(error["details"]) == [field]
-    assert upstream.hits(CHAT) == 0
+    assert_refused(response, upstream, message, field)
 
 
 @pytest.mark.parametrize(
@@ -331,14 +320,7 @@ def test_body_size_limit(upstream, kind):
         body, content_type = orjson.dumps(url_of(PNG_URL)), "application/json"
     else:
         body, content_type = encoded_form(form())
-    for limit, status in ((len(body), 200), (len(body) - 1, 413)):
-        app = media_app(upstream, MAX_CONTENT_LENGTH=limit)
-        response = app.test_client().post(URL, headers=bearer(app), data=body, content_type=content_type)
-        if status == 413:
-            assert_error(response, 413, "request_too_large", "Request body is too large")
-        else:
-            assert response.status_code == 200, response.get_data(as_text=True)
-    assert upstream.hits(CHAT) == 1
+    assert_body_limit(upstream, URL, body, content_type)
 
 
 def test_multipart_text_field_and_part_limits(upstream):
@@ -386,7 +368,5 @@ def test_vision_bucket(upstream):
 
 
 def test_openapi_documents_both_content_types(client):
-    operation = client.get("/api/v2/openrouter/openapi.json").get_json()["paths"][URL]["post"]
-    assert set(operation["requestBody"]["content"]) == {"application/json", "multipart/form-data"}
-    assert set(operation["responses"]["200"]["content"]) == {"application/json", "text/event-stream"}
+    operation = assert_json_and_multipart_documented(client, URL)
     assert {"400", "401", "413", "429"} <= set(operation["responses"])
