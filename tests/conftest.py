@@ -188,6 +188,11 @@ AUDIO = [
 ]
 
 
+def padded(sample, size):
+    """`sample` grown to exactly `size` bytes with trailing zeros (after a PNG's IEND, which decoders ignore)."""
+    return sample + b"\x00" * (size - len(sample))
+
+
 def b64(data):
     return base64.b64encode(data).decode("ascii")
 

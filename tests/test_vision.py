@@ -21,6 +21,7 @@ from tests.conftest import (
     bearer,
     encoded_form,
     media_app,
+    padded,
 )
 
 URL = "/api/v2/openrouter/vision"
@@ -269,10 +270,8 @@ def test_refused_multipart(api, alice, upstream, fields, field, message):
     ],
 )
 def test_unreadable_bodies(api, alice, upstream, body, content_type, message):
-    response = api.post(URL, headers=alice, data=body, content_type=content_type)
-    error = assert_error(response, 400, "invalid_request_error", message)
+    error = assert_refused(api.post(URL, headers=alice, data=body, content_type=content_type), upstream, message)
     assert "details" not in error
-    assert upstream.hits(CHAT) == 0
 
 
 def test_token_required(api, upstream):
@@ -286,17 +285,12 @@ def test_token_required(api, upstream):
 LIMIT = 2000
 
 
-def png_of(size):
-    """A PNG of exactly `size` bytes (trailing bytes after IEND, which decoders ignore)."""
-    return PNG + b"\x00" * (size - len(PNG))
-
-
 def test_image_size_limit_json(upstream):
     app = media_app(upstream, MAX_IMAGE_BYTES=LIMIT)
     api, alice = app.test_client(), bearer(app)
-    at_limit = api.post(URL, headers=alice, json=url_of("data:image/png;base64," + b64(png_of(LIMIT))))
+    at_limit = api.post(URL, headers=alice, json=url_of("data:image/png;base64," + b64(padded(PNG, LIMIT))))
     assert at_limit.status_code == 200
-    over = api.post(URL, headers=alice, json=url_of("data:image/png;base64," + b64(png_of(LIMIT + 1))))
+    over = api.post(URL, headers=alice, json=url_of("data:image/png;base64," + b64(padded(PNG, LIMIT + 1))))
     error = assert_error(over, 413, "request_too_large", f"the limit is {LIMIT} bytes")
     assert list(error["details"]) == ["images.0.url"]
     assert upstream.hits(CHAT) == 1
@@ -305,10 +299,10 @@ def test_image_size_limit_json(upstream):
 def test_image_size_limit_multipart(upstream):
     app = media_app(upstream, MAX_IMAGE_BYTES=LIMIT)
     api, alice = app.test_client(), bearer(app)
-    at_limit = api.post(URL, headers=alice, data=form(image=(io.BytesIO(png_of(LIMIT)), "a.png")))
+    at_limit = api.post(URL, headers=alice, data=form(image=(io.BytesIO(padded(PNG, LIMIT)), "a.png")))
     assert at_limit.status_code == 200
-    assert sent_messages(upstream)[0]["content"][1] == image_part("data:image/png;base64," + b64(png_of(LIMIT)))
-    over = api.post(URL, headers=alice, data=form(image=(io.BytesIO(png_of(LIMIT + 1)), "a.png")))
+    assert sent_messages(upstream)[0]["content"][1] == image_part("data:image/png;base64," + b64(padded(PNG, LIMIT)))
+    over = api.post(URL, headers=alice, data=form(image=(io.BytesIO(padded(PNG, LIMIT + 1)), "a.png")))
     error = assert_error(over, 413, "request_too_large", f"image.0 is {LIMIT + 1} bytes; the limit is {LIMIT}")
     assert list(error["details"]) == ["image.0"]
     assert upstream.hits(CHAT) == 1
@@ -337,7 +331,7 @@ def test_default_limits_let_a_large_image_through(upstream):
     """With the shipped limits, a 20 MiB image passes as a JSON data URL and as an upload."""
     app = media_app(upstream)
     api, alice = app.test_client(), bearer(app)
-    image = png_of(app.config["MAX_IMAGE_BYTES"])
+    image = padded(PNG, app.config["MAX_IMAGE_BYTES"])
     assert api.post(URL, headers=alice, json=url_of("data:image/png;base64," + b64(image))).status_code == 200
     assert api.post(URL, headers=alice, data=form(image=(io.BytesIO(image), "big.png"))).status_code == 200
 
