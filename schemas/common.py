@@ -182,6 +182,14 @@ class PassThroughSchema(Schema):
         unknown = INCLUDE
 
 
+class TokenCountsSchema(Schema):
+    """Tokens and cost of model calls, as usage reports and tool runs count them."""
+
+    prompt_tokens = fields.Integer()
+    completion_tokens = fields.Integer()
+    cost = fields.Float()
+
+
 class ErrorBodySchema(Schema):
     code = fields.Integer(required=True)
     type = fields.String(required=True)
