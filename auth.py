@@ -18,7 +18,9 @@ from flask_jwt_extended.exceptions import (
 )
 from jwt.exceptions import InvalidSubjectError
 
+from composition import current_services, services_of
 from config import ConfigError
+from error_handlers import render_error
 from errors import AuthenticationError, PermissionDeniedError
 from services.identity import is_admin
 from services.jwks import ASYMMETRIC_ALGORITHMS, KeyAlgorithmError, KeySet, ProviderFetcher, UnknownKeyError
@@ -83,24 +85,22 @@ def _settings(cfg, algorithm, algorithms, issuer):
 def init_jwt(app, jwt, decode_key):
     """Bind the JWT manager: a pre-loaded key (or the JWKS's), `exp` required, every failure our 401."""
     jwt.init_app(app)
-    if isinstance(decode_key, KeySet):
-        app.extensions["jwks"] = decode_key
-        app.extensions["jwt_key_for"] = decode_key.key_for
-    else:
-        app.extensions["jwt_key_for"] = lambda header: decode_key
+    services = services_of(app)
+    keys = decode_key if isinstance(decode_key, KeySet) else None
+    services.jwks = keys
+    services.key_for = keys.key_for if keys else (lambda header: decode_key)
     # The manager's loaders are shared by every app of the process (tests, the CLI): each finds its own key.
-    jwt.decode_key_loader(lambda header, payload: current_app.extensions["jwt_key_for"](header))
+    jwt.decode_key_loader(lambda header, payload: current_services().key_for(header))
     jwt.token_verification_loader(lambda header, payload: "exp" in payload)
     register_jwt_error_loaders(jwt)
-    keys = decode_key if isinstance(decode_key, KeySet) else None
-    app.extensions["verified_tokens"] = VerifiedTokens(app.config["JWT_DECODE_LEEWAY"], keys)
+    services.verified_tokens = VerifiedTokens(app.config["JWT_DECODE_LEEWAY"], keys)
 
 
 def register_jwt_error_loaders(jwt):
     """flask-jwt-extended's own error answers ({"msg"}, 422) for routes using @jwt_required: our 401."""
 
     def answer(message):
-        return current_app.extensions["render_error"](AuthenticationError(message))
+        return render_error(AuthenticationError(message))
 
     jwt.unauthorized_loader(lambda reason: answer(_PROBLEMS[0][1]))
     jwt.invalid_token_loader(lambda reason: answer(f"Token is invalid: {reason}"))
@@ -157,7 +157,7 @@ def require_user(view):
 def authenticate():
     """Verify the bearer token; whatever flask-jwt-extended or PyJWT raises becomes one 401."""
     header = request.headers.get("Authorization", "")
-    verified = current_app.extensions["verified_tokens"]
+    verified = current_services().verified_tokens
     claims = verified.lookup(header)
     if claims is None:
         claims = _verify()
@@ -230,14 +230,6 @@ def require_admin():
     role = current_app.config["ADMIN_ROLE"]
     if not is_admin(current_claims(), role):
         raise PermissionDeniedError(f"This needs the '{role}' role in your token")
-
-
-def limit_key():
-    """Quotas are per JWT identity, never per IP: behind a proxy every caller shares one address."""
-    user = g.get("user")
-    if user is None:
-        raise AuthenticationError("Missing bearer token")
-    return user
 
 
 def end_user_id(sub):

@@ -1,4 +1,8 @@
-"""One exception tree for every error the gateway answers, rendered by one handler in API.md's envelope."""
+"""One exception tree for every error the gateway answers (Flask-free); error_handlers.py renders it.
+
+Retry advice is a property of the class: `should_retry = False` answers `x-should-retry: false`, which stops
+the OpenAI and Anthropic SDKs from re-sending a call that reached OpenRouter (and may be billed).
+"""
 
 import math
 
@@ -10,6 +14,7 @@ class ApiError(Exception):
 
     status = 500
     type = "internal_error"
+    should_retry = None  # None: no advice, the caller's SDK decides by status; False: `x-should-retry: false`
 
     def __init__(self, message, details=None, headers=None, status=None):
         # Messages and details may quote upstream text: no credential reaches a caller, a log or a traceback.
@@ -20,6 +25,8 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
         if status is not None:
             self.status = status
+        if self.should_retry is False:
+            self.headers.setdefault("x-should-retry", "false")
 
     def to_dict(self, request_id=None):
         """The body of API.md's error envelope."""
@@ -93,8 +100,17 @@ class InternalError(ApiError):
 
 
 class UpstreamError(ApiError):
+    """OpenRouter failed a call it received: not re-sent (it may have been billed)."""
+
     status = 502
     type = "upstream_error"
+    should_retry = False
+
+
+class UpstreamUnreachableError(UpstreamError):
+    """No connection to OpenRouter was opened: nothing was sent, so the caller may safely retry."""
+
+    should_retry = None
 
 
 class ServiceUnavailableError(ApiError):
@@ -102,11 +118,20 @@ class ServiceUnavailableError(ApiError):
     type = "service_unavailable"
 
 
+class RedisUnavailableError(ServiceUnavailableError):
+    """Shared state did not answer (down, frozen, or this worker's pool busy); services/redis_state.py raises it."""
+
+    def __init__(self, message="Shared state (Redis) is not answering; try again shortly", **kwargs):
+        super().__init__(message, **kwargs)
+
+
 class UpstreamTimeoutError(ApiError):
     status = 504
     type = "upstream_timeout"
+    should_retry = False
 
 
+# Compatibility alias: upstream/client.py (issue 11's file) still passes it; the classes above set it themselves.
 NO_RETRY = {"x-should-retry": "false"}
 
 # Our types as Anthropic's (its SDKs choose the exception class by status; the type is for people and logs).
@@ -170,57 +195,3 @@ def from_http_exception(exc):
     if exc.code == 405 and getattr(exc, "valid_methods", None):
         error.headers["Allow"] = ", ".join(exc.valid_methods)
     return error
-
-
-def register_error_handlers(app):
-    """Point every layer's errors at the one envelope."""
-    import logging
-
-    from flask import g, request
-    from flask_limiter.errors import RateLimitExceeded
-    from marshmallow import ValidationError
-    from werkzeug.exceptions import HTTPException
-
-    from services.redis_errors import redis_errors
-
-    log = logging.getLogger("gateway")
-
-    def render(error):
-        from flask import current_app
-
-        request_id = g.get("request_id")
-        shaped = error.to_anthropic if g.get("anthropic_errors") else error.to_dict
-        body = current_app.json.dumps(shaped(request_id))
-        response = current_app.response_class(body, status=error.status, mimetype="application/json")
-        response.headers.update(error.headers)
-        return response
-
-    def handle_http(exc):
-        if isinstance(exc, RateLimitExceeded):
-            return render(rate_limit_exceeded(exc))
-        return render(from_http_exception(exc))
-
-    def handle_crash(exc):
-        if isinstance(exc, redis_errors()):  # a Redis failure is an answer: 503, never a 500
-            log.warning("redis unavailable: %s", type(exc).__name__)
-            return render(ServiceUnavailableError("Shared state (Redis) is not answering; try again shortly"))
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return render(InternalError("Internal error; the request id identifies it in the logs"))
-
-    app.register_error_handler(ApiError, render)
-    app.register_error_handler(HTTPException, handle_http)
-    app.register_error_handler(ValidationError, lambda exc: render(validation_error(exc.messages)))
-    app.register_error_handler(Exception, handle_crash)
-    app.extensions["render_error"] = render
-
-
-def rate_limit_exceeded(exc):
-    """flask-limiter's breach as our 429, Retry-After until the window frees a slot."""
-    import time
-
-    from extensions import limiter
-
-    current = limiter.current_limit
-    retry_after = current.reset_at - time.time() if current else 1
-    limit = str(exc.limit.limit) if getattr(exc, "limit", None) else "rate limit"
-    return RateLimitError(f"Rate limit exceeded: {limit} per user for this endpoint", retry_after=retry_after)

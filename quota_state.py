@@ -12,26 +12,26 @@ admission script (services/redis_admission.py): one round trip before the upstre
 """
 
 import logging
-from dataclasses import dataclass
 
 from flask import after_this_request, current_app, g, has_request_context, request
 from limits.storage import MovingWindowSupport, Storage
 
+from composition import current_services
+from errors import AuthenticationError, RedisUnavailableError
 from services.concurrency import CallTicket, RedisConcurrency
+from services.container import QuotaState  # noqa: F401  (re-exported: it was defined here)
 from services.identity import limits_for
-from services.redis_errors import redis_errors
 
 log = logging.getLogger("gateway.quotas")
 APP_STORAGE = "gateway-app://"
 
 
-@dataclass
-class QuotaState:
-    """One app's quota machinery; `combined` when the rate limits live in the Redis of the slots."""
-
-    storage: object
-    fail_open: bool
-    combined: bool
+def limit_key():
+    """Quotas are per JWT identity, never per IP: behind a proxy every caller shares one address."""
+    user = g.get("user")
+    if user is None:
+        raise AuthenticationError("Missing bearer token")
+    return user
 
 
 def user_limits():
@@ -65,8 +65,10 @@ def admit_call(window=None):
     The call's ticket goes in `g.call_ticket`; a refusal in `g.call_refused` (the decorator raises it). The
     ticket is settled when the response closes at the latest, whatever happens in between.
     """
-    slots, usage = current_app.extensions["concurrency"], current_app.extensions["usage"]
-    user, limit, budget = g.user, user_max_concurrent(), user_daily_budget()
+    services = current_services()
+    slots, usage = services.concurrency, services.usage
+    user, limit = g.user, user_max_concurrent()
+    budget = user_daily_budget() if _view_marked("checks_daily_budget") else None
     try:
         if isinstance(slots, RedisConcurrency):
             slot = slots.slot(user, limit)
@@ -74,7 +76,7 @@ def admit_call(window=None):
             verdict, token = outcome.verdict, slot.token
         else:
             outcome, verdict, token = None, _admit_locally(slots, usage, user, limit, budget), True
-    except redis_errors():
+    except RedisUnavailableError:
         if not current_app.config["RATELIMIT_FAIL_OPEN"]:
             raise
         log.warning("quotas, budget and concurrency cap skipped: Redis unavailable (RATELIMIT_FAIL_OPEN)")
@@ -103,10 +105,14 @@ def _admit_locally(slots, usage, user, limit, budget):
     return "ok" if slots.acquire(user, limit) is not None else "busy"
 
 
+def _view_marked(mark):
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, mark, False))
+
+
 def holds_slot():
     """True when the view of this request takes a concurrency slot (its decorator marks it)."""
-    view = current_app.view_functions.get(request.endpoint or "")
-    return bool(getattr(view, "holds_concurrency_slot", False))
+    return _view_marked("holds_concurrency_slot")
 
 
 def exempt():
@@ -135,7 +141,7 @@ class AppStorage(Storage, MovingWindowSupport):
 
     @staticmethod
     def _state():
-        return current_app.extensions["quota_state"]
+        return current_services().quota_state
 
     @property
     def base_exceptions(self):
@@ -158,7 +164,7 @@ class AppStorage(Storage, MovingWindowSupport):
             else:
                 return state.storage.acquire_entry(key, limit, expiry, amount)
         except Exception as exc:
-            if not state.fail_open or not isinstance(exc, (*redis_errors(), _failure_of(state.storage))):
+            if not state.fail_open or not isinstance(exc, (RedisUnavailableError, _failure_of(state.storage))):
                 raise
             log.warning("rate limit skipped: its storage is unavailable (RATELIMIT_FAIL_OPEN)")
             g.quota_skipped = True

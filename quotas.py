@@ -9,11 +9,11 @@ from functools import wraps
 
 from flask import Response, current_app, g
 
-from errors import RateLimitError
+from composition import current_services
+from errors import RateLimitError, RedisUnavailableError
 from extensions import limiter
 from quota_state import admit_call, user_daily_budget, user_limits, user_max_concurrent
 from schemas.common import wants_stream
-from services.redis_errors import redis_errors
 
 log = logging.getLogger("gateway.quotas")
 
@@ -41,12 +41,22 @@ tools_quota = limiter.shared_limit(_rate("function_calling"), scope="function_ca
 embeddings_quota = limiter.shared_limit(_rate("embeddings"), scope="embeddings")
 
 
-def concurrency_slot(view):
-    """Check the daily budget and hold one of the caller's concurrency slots until the answer is ready.
+def checks_daily_budget(view):
+    """Refuse the call (429 until midnight UTC) once the caller's daily budget is spent.
 
-    With Redis both were usually decided with the route's rate-limit hit (quota_state.py), in its round trip;
-    otherwise here. The slot is given back, and the usage written, when the body is produced (a stream: before
-    its last event), so a caller's next call never finds its own finished call still in flight.
+    Decided in the same admission as the concurrency slot (one Redis round trip), so it marks the view and
+    goes with `holds_concurrency_slot`, which runs that admission.
+    """
+    view.checks_daily_budget = True
+    return view
+
+
+def holds_concurrency_slot(view):
+    """Hold one of the caller's concurrency slots until the answer is ready (429 when all are in use).
+
+    With Redis the admission is usually decided with the route's rate-limit hit (quota_state.py), in its round
+    trip; otherwise here. The slot is given back, and the usage written, when the body is produced (a stream:
+    before its last event), so a caller's next call never finds its own finished call still in flight.
     """
 
     @wraps(view)
@@ -69,6 +79,11 @@ def concurrency_slot(view):
     return wrapper
 
 
+def concurrency_slot(view):
+    """Compatibility name for both (daily budget and slot), as views declared them before the split."""
+    return checks_daily_budget(holds_concurrency_slot(view))
+
+
 def _streamed(rv):
     """A body produced while it is sent (a generator): its slot is held until the response closes."""
     body = rv[0] if isinstance(rv, tuple) else rv
@@ -78,7 +93,7 @@ def _streamed(rv):
 def _refusal(verdict):
     if verdict == "budget":
         budget = user_daily_budget()
-        now = current_app.extensions["usage"].clock()
+        now = current_services().usage.clock()
         midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
         return RateLimitError(
             f"Daily budget of ${budget:g} reached; it resets at 00:00 UTC",
@@ -96,7 +111,7 @@ def rate_limit_headers(response):
         current = limiter.current_limit if current_app.config["RATELIMIT_ENABLED"] else None
         if current is not None:
             reset_at, remaining = current.reset_at, current.remaining
-    except redis_errors():
+    except RedisUnavailableError:
         return response  # the quota was decided (or skipped, fail-open); only the headers are lost
     if current is not None:
         response.headers["X-RateLimit-Limit"] = str(current.limit.amount)

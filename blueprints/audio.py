@@ -1,12 +1,12 @@
 """Audio: transcribe, translate, summarize or analyze a clip, forwarded as an ordinary chat completion."""
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 
 from auth import require_user
-from inference import stream_response, summary_response
+from blueprints.model_answers import MODEL_CALL_ERRORS, media_answer
 from openapi import doc
-from quotas import audio_quota, concurrency_slot
-from schemas.media import ANSWER, AudioFormSchema, AudioRequestSchema, media_request
+from quotas import audio_quota, checks_daily_budget, holds_concurrency_slot
+from schemas.media import ANSWER, AudioFormSchema, AudioRequestSchema
 from services.media_requests import audio_body
 
 bp = Blueprint("audio", __name__)
@@ -14,13 +14,13 @@ CONTENT = {"application/json": {"schema": AudioRequestSchema}, "multipart/form-d
 
 
 @bp.post("/audio")
-@doc(tags=["media"], content=CONTENT, responses=ANSWER, errors=(400, 403, 413, 429, 502, 503, 504))
+@doc(tags=["media"], content=CONTENT, responses=ANSWER, errors=MODEL_CALL_ERRORS)
 @require_user
 @audio_quota
-@concurrency_slot
+@checks_daily_budget
+@holds_concurrency_slot
 def audio():
     """Transcribe, translate, summarize or analyze audio: JSON base64, or a multipart `audio` file."""
-    data = media_request(AudioRequestSchema(), AudioFormSchema())
-    cfg = current_app.config
-    body = audio_body(data, current_app.extensions["catalogue"], cfg["OPENROUTER_AUDIO_MODEL"], cfg["MAX_AUDIO_BYTES"])
-    return stream_response(body) if data["stream"] else summary_response(body)
+    return media_answer(
+        AudioRequestSchema(), AudioFormSchema(), audio_body, "OPENROUTER_AUDIO_MODEL", "MAX_AUDIO_BYTES"
+    )

@@ -3,11 +3,11 @@
 from flask import Blueprint
 
 from auth import require_user
-from inference import completion_response, stream_response
+from blueprints.model_answers import MODEL_CALL_ERRORS, answer, stream_response
 from openapi import doc
-from quotas import chat_quota, concurrency_slot, streaming_quota
+from quotas import chat_quota, checks_daily_budget, holds_concurrency_slot, streaming_quota
 from schemas.chat import ChatRequestSchema
-from schemas.common import SSE_EVENT, load_present, validated, validated_body
+from schemas.common import SSE_EVENT, validate_input, validated, validated_body
 
 bp = Blueprint("chat", __name__)
 CHAT_REQUEST = ChatRequestSchema()
@@ -23,32 +23,32 @@ COMPLETION = {
         "content": {"application/json": {"schema": {"type": "object"}}, "text/event-stream": {"schema": SSE_EVENT}},
     }
 }
-ERRORS = (400, 403, 413, 429, 502, 503, 504)
 
 
 def check_chat(body):
     """The chat body checked field by field; refused before any quota is drawn."""
-    return load_present(CHAT_REQUEST, body)
+    return validate_input(CHAT_REQUEST, body, present_only=True)
 
 
 @bp.post("/chat/completions")
-@doc(tags=["chat"], body=ChatRequestSchema, responses=COMPLETION, errors=ERRORS)
+@doc(tags=["chat"], body=ChatRequestSchema, responses=COMPLETION, errors=MODEL_CALL_ERRORS)
 @require_user
 @validated_body(check_chat)
 @chat_quota
-@concurrency_slot
+@checks_daily_budget
+@holds_concurrency_slot
 def completions():
     """Create a chat completion (streamed as SSE when `stream` is true)."""
-    body = validated()
-    return stream_response(body) if body.get("stream") is True else completion_response(body)
+    return answer(validated())
 
 
 @bp.post("/chat/stream")
-@doc(tags=["chat"], body=ChatRequestSchema, responses=SSE, errors=ERRORS)
+@doc(tags=["chat"], body=ChatRequestSchema, responses=SSE, errors=MODEL_CALL_ERRORS)
 @require_user
 @validated_body(check_chat)
 @streaming_quota
-@concurrency_slot
+@checks_daily_budget
+@holds_concurrency_slot
 def stream():
     """Stream a chat completion as server-sent events."""
     return stream_response(validated())

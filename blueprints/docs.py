@@ -3,6 +3,7 @@
 from flask import Blueprint, current_app, jsonify, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
+from composition import current_services
 from openapi import build_spec
 
 bp = Blueprint("docs", __name__)
@@ -19,10 +20,10 @@ PAGE = """<!doctype html>
 @bp.get("/openapi.json")
 def openapi_json():
     """The OpenAPI 3 document."""
-    spec = current_app.extensions.get("openapi_spec")
-    if spec is None:
-        spec = current_app.extensions["openapi_spec"] = build_spec(current_app)
-    return jsonify(spec)
+    services = current_services()
+    if services.openapi_spec is None:
+        services.openapi_spec = build_spec(current_app)
+    return jsonify(services.openapi_spec)
 
 
 @bp.get("/docs")

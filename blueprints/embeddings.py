@@ -3,10 +3,10 @@
 from flask import Blueprint
 
 from auth import require_user
-from inference import completion_response
+from blueprints.model_answers import MODEL_CALL_ERRORS, completion_response
 from openapi import doc
-from quotas import concurrency_slot, embeddings_quota
-from schemas.common import load_present, validated, validated_body
+from quotas import checks_daily_budget, embeddings_quota, holds_concurrency_slot
+from schemas.common import validate_input, validated, validated_body
 from schemas.inference_apis import EmbeddingsRequestSchema
 from services.apis import EMBEDDINGS_API
 
@@ -18,20 +18,20 @@ ANSWER = {
         "content": {"application/json": {"schema": {"type": "object"}}},
     }
 }
-ERRORS = (400, 403, 413, 429, 502, 503, 504)
 
 
 def check_embeddings(body):
     """The embeddings body checked field by field (input: not empty, at most 2048 items, no empty string)."""
-    return load_present(EMBEDDINGS_REQUEST, body)
+    return validate_input(EMBEDDINGS_REQUEST, body, present_only=True)
 
 
 @bp.post("/embeddings")
-@doc(tags=["embeddings"], body=EmbeddingsRequestSchema, responses=ANSWER, errors=ERRORS)
+@doc(tags=["embeddings"], body=EmbeddingsRequestSchema, responses=ANSWER, errors=MODEL_CALL_ERRORS)
 @require_user
 @validated_body(check_embeddings)
 @embeddings_quota
-@concurrency_slot
+@checks_daily_budget
+@holds_concurrency_slot
 def create():
     """Create embedding vectors for one or more inputs."""
     return completion_response(validated(), EMBEDDINGS_API)

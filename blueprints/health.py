@@ -4,6 +4,7 @@ import time
 
 from flask import Blueprint, current_app, jsonify
 
+from composition import current_services
 from openapi import doc
 
 bp = Blueprint("health", __name__)
@@ -24,15 +25,15 @@ def live():
 )
 def ready():
     """Readiness: upstream, rate-limit storage and session store."""
-    ext, done = current_app.extensions, {}
-    checks = {"upstream": ext["upstream_probe"].status()}
+    services, done = current_services(), {}
+    checks = {"upstream": services.probe.status()}
     for name in ("rate_limit_storage", "session_store"):
-        check = ext["storage_checks"][name]
+        check = services.storage_checks[name]
         if check not in done:  # the same Redis behind both is asked once (a frozen one costs its timeout)
             done[check] = check()
         checks[name] = done[check]
-    if "jwks" in ext:  # keys from an identity provider: degraded while the last fetch failed
-        checks["identity_provider"] = ext["jwks"].status()
+    if services.jwks is not None:  # keys from an identity provider: degraded while the last fetch failed
+        checks["identity_provider"] = services.jwks.status()
     storage_down = any(checks[name]["status"] == "down" for name in ("rate_limit_storage", "session_store"))
     degraded = any(check["status"] == "degraded" for check in checks.values())
     if storage_down and not current_app.config["RATELIMIT_FAIL_OPEN"]:
@@ -44,7 +45,7 @@ def ready():
     body = {
         "status": status,
         "version": current_app.config["VERSION"],
-        "uptime_s": round(time.monotonic() - ext["started_at"], 1),
+        "uptime_s": round(time.monotonic() - services.started_at, 1),
         "checks": checks,
     }
     return jsonify(body), 503 if status == "down" else 200

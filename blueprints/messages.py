@@ -7,10 +7,10 @@ errors here are in Anthropic's envelope, so those clients raise the right except
 from flask import Blueprint, g, request
 
 from auth import require_user
-from inference import completion_response, stream_response
+from blueprints.model_answers import MODEL_CALL_ERRORS, answer, named_events_answer
 from openapi import doc
-from quotas import chat_quota, concurrency_slot
-from schemas.common import load_present, validated, validated_body
+from quotas import chat_quota, checks_daily_budget, holds_concurrency_slot
+from schemas.common import validate_input, validated, validated_body
 from schemas.inference_apis import MessagesRequestSchema
 from services.apis import MESSAGES_API
 
@@ -21,13 +21,9 @@ NAMED_EVENTS = {
     "description": "Anthropic's named events (message_start, content_block_delta, …, message_stop) relayed as "
     "they arrive; a failure after the first byte is one `event: error` in Anthropic's envelope",
 }
-ANSWER = {
-    200: {
-        "description": "OpenRouter's Anthropic message, unchanged (or its named SSE events with stream: true)",
-        "content": {"application/json": {"schema": {"type": "object"}}, "text/event-stream": {"schema": NAMED_EVENTS}},
-    }
-}
-ERRORS = (400, 403, 413, 429, 502, 503, 504)
+ANSWER = named_events_answer(
+    "OpenRouter's Anthropic message, unchanged (or its named SSE events with stream: true)", NAMED_EVENTS
+)
 
 
 @bp.before_request
@@ -41,19 +37,17 @@ def anthropic_conventions():
 
 def check_messages(body):
     """The Messages body checked field by field."""
-    return load_present(MESSAGES_REQUEST, body)
+    return validate_input(MESSAGES_REQUEST, body, present_only=True)
 
 
 @bp.post("/messages")
 @bp.post("/v1/messages")
-@doc(tags=["messages"], body=MessagesRequestSchema, responses=ANSWER, errors=ERRORS, anthropic=True)
+@doc(tags=["messages"], body=MessagesRequestSchema, responses=ANSWER, errors=MODEL_CALL_ERRORS, anthropic=True)
 @require_user
 @validated_body(check_messages)
 @chat_quota
-@concurrency_slot
+@checks_daily_budget
+@holds_concurrency_slot
 def create():
     """Create a message (Anthropic's Messages API; streamed as named SSE events when `stream` is true)."""
-    body = validated()
-    if body.get("stream") is True:
-        return stream_response(body, MESSAGES_API)
-    return completion_response(body, MESSAGES_API)
+    return answer(validated(), MESSAGES_API)

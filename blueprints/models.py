@@ -1,9 +1,9 @@
 """The model catalogue: list with filters, one model by id, recommendations by use case."""
 
-import orjson
 from flask import Blueprint, current_app, request
 
 from auth import require_user
+from composition import current_services
 from errors import NotFoundError
 from openapi import doc
 from schemas.models import ModelListQuerySchema, ModelListSchema, ModelSchema, RecommendationsSchema, list_filters
@@ -18,8 +18,8 @@ def _openai_model(model):
 
 
 def _json(body):
-    """A JSON response from the catalogue's plain dicts (orjson: the full list is a few hundred models)."""
-    return current_app.response_class(orjson.dumps(body), mimetype="application/json")
+    """A JSON response from the catalogue's plain dicts (the full list is a few hundred models)."""
+    return current_app.json.response(body)
 
 
 @bp.get("/models")
@@ -27,7 +27,7 @@ def _json(body):
 @require_user
 def list_models():
     """List models, premium first; unknown query parameters are ignored."""
-    catalogue = current_app.extensions["catalogue"]
+    catalogue = current_services().catalogue
     models = catalogue.filter(catalogue.models(), **list_filters(request.args))
     return _json({"object": "list", "data": [_openai_model(model) for model in models]})
 
@@ -38,7 +38,7 @@ def list_models():
 @require_user
 def get_model(model_id):
     """Get one model by its full id (`author/slug[:variant]`, `~author/alias`, `openrouter/auto`)."""
-    catalogue = current_app.extensions["catalogue"]
+    catalogue = current_services().catalogue
     model = catalogue.get(model_id)
     if model is None:
         # Before any live copy only the built-in premium models are known: say so rather than mislead.
@@ -59,5 +59,5 @@ def recommended_models(use_case):
             f"Unknown use case '{use_case}'; valid use cases: {valid}",
             details={"use_case": [f"Must be one of: {valid}."]},
         )
-    models = current_app.extensions["catalogue"].recommend(use_case)
+    models = current_services().catalogue.recommend(use_case)
     return _json({"use_case": use_case, "models": [_openai_model(model) for model in models]})

@@ -3,10 +3,10 @@
 from flask import Blueprint
 
 from auth import require_user
-from inference import completion_response, stream_response
+from blueprints.model_answers import MODEL_CALL_ERRORS, answer, named_events_answer
 from openapi import doc
-from quotas import chat_quota, concurrency_slot
-from schemas.common import load_present, validated, validated_body
+from quotas import chat_quota, checks_daily_budget, holds_concurrency_slot
+from schemas.common import validate_input, validated, validated_body
 from schemas.inference_apis import ResponsesRequestSchema
 from services.apis import RESPONSES_API
 
@@ -17,29 +17,23 @@ NAMED_EVENTS = {
     "description": "Responses' named events (event: response.created, response.output_text.delta, …, "
     "response.completed), relayed as they arrive; a failure after the first byte is one `event: error`",
 }
-ANSWER = {
-    200: {
-        "description": "OpenRouter's Responses object, unchanged (or its named SSE events with stream: true)",
-        "content": {"application/json": {"schema": {"type": "object"}}, "text/event-stream": {"schema": NAMED_EVENTS}},
-    }
-}
-ERRORS = (400, 403, 413, 429, 502, 503, 504)
+ANSWER = named_events_answer(
+    "OpenRouter's Responses object, unchanged (or its named SSE events with stream: true)", NAMED_EVENTS
+)
 
 
 def check_responses(body):
     """The Responses body checked field by field (store: true and previous_response_id are 400)."""
-    return load_present(RESPONSES_REQUEST, body)
+    return validate_input(RESPONSES_REQUEST, body, present_only=True)
 
 
 @bp.post("/responses")
-@doc(tags=["responses"], body=ResponsesRequestSchema, responses=ANSWER, errors=ERRORS)
+@doc(tags=["responses"], body=ResponsesRequestSchema, responses=ANSWER, errors=MODEL_CALL_ERRORS)
 @require_user
 @validated_body(check_responses)
 @chat_quota
-@concurrency_slot
+@checks_daily_budget
+@holds_concurrency_slot
 def create():
     """Create a model response (OpenAI's Responses API; streamed as named SSE events when `stream` is true)."""
-    body = validated()
-    if body.get("stream") is True:
-        return stream_response(body, RESPONSES_API)
-    return completion_response(body, RESPONSES_API)
+    return answer(validated(), RESPONSES_API)

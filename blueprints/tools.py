@@ -5,10 +5,11 @@ import time
 from flask import Blueprint, current_app, g, jsonify
 
 from auth import require_user
-from inference import complete
+from blueprints.model_answers import complete
+from composition import current_services
 from openapi import doc
-from quotas import concurrency_slot, tools_quota
-from schemas.common import json_body, load
+from quotas import checks_daily_budget, holds_concurrency_slot, tools_quota
+from schemas.common import json_body, validate_input
 from schemas.tools import BuiltinToolListSchema, ToolInvokeRequestSchema, ToolRunSchema, ToolSubmitRequestSchema
 from services import tool_loop
 from services.builtins import BUILTIN_TOOLS
@@ -30,11 +31,12 @@ def builtin():
 @doc(tags=["tools"], body=ToolInvokeRequestSchema, responses={200: ToolRunSchema}, errors=ERRORS)
 @require_user
 @tools_quota
-@concurrency_slot
+@checks_daily_budget
+@holds_concurrency_slot
 def invoke():
     """Start a function-calling conversation; built-ins run on the server."""
-    body = load(INVOKE_REQUEST, json_body())
-    store = current_app.extensions["tool_sessions"]
+    body = validate_input(INVOKE_REQUEST, json_body())
+    store = current_services().tool_sessions
     session = tool_loop.new_session(g.user, body)
     # A session that cannot be stored (Redis down, the caller's cap reached, too big) must not cost a model call.
     store.check_room(g.user, session)
@@ -47,11 +49,12 @@ def invoke():
 @doc(tags=["tools"], body=ToolSubmitRequestSchema, responses={200: ToolRunSchema}, errors=(*ERRORS, 404, 409))
 @require_user
 @tools_quota
-@concurrency_slot
+@checks_daily_budget
+@holds_concurrency_slot
 def submit():
     """Submit the outputs of a session's pending calls and continue the conversation."""
-    body = load(SUBMIT_REQUEST, json_body())
-    store, session_id = current_app.extensions["tool_sessions"], body["session_id"]
+    body = validate_input(SUBMIT_REQUEST, json_body())
+    store, session_id = current_services().tool_sessions, body["session_id"]
     fingerprint = tool_loop.outputs_fingerprint(body["tool_outputs"])
     session = store.claim(session_id, g.user, fingerprint)
     if "replay" in session:  # these outputs were answered before, but the answer never reached the caller

@@ -3,8 +3,9 @@
 from flask import Blueprint, current_app, g, jsonify, request
 
 from auth import require_admin, require_user
+from composition import current_services
 from openapi import doc
-from schemas.common import load
+from schemas.common import validate_input
 from schemas.usage import AdminUsageQuerySchema, UsageQuerySchema, UsageSchema, UsageSummarySchema
 
 bp = Blueprint("usage", __name__)
@@ -16,11 +17,11 @@ QUERY, ADMIN_QUERY = UsageQuerySchema(), AdminUsageQuerySchema()
 @require_user
 def usage():
     """The caller's own totals for the last `days` UTC days, by day and by model (any user's, for admins)."""
-    query = QUERY.load(load(QUERY, request.args.to_dict()))
+    query = validate_input(QUERY, request.args.to_dict(), loaded=True)
     user = query.get("user", g.user)
     if user != g.user:
         require_admin()
-    return jsonify(current_app.extensions["usage"].report(user, query["days"]))
+    return jsonify(current_services().usage.report(user, query["days"]))
 
 
 @bp.get("/admin/usage")
@@ -29,8 +30,8 @@ def usage():
 def admin_usage():
     """Every user's totals for the last `days` UTC days, by cost, highest first (admins only)."""
     require_admin()
-    query = ADMIN_QUERY.load(load(ADMIN_QUERY, request.args.to_dict()))
-    summary = current_app.extensions["usage"].summary(query["days"], query["limit"], _budget_for)
+    query = validate_input(ADMIN_QUERY, request.args.to_dict(), loaded=True)
+    summary = current_services().usage.summary(query["days"], query["limit"], _budget_for)
     return jsonify(summary)
 
 

@@ -1,12 +1,12 @@
 """Vision: a prompt about one to ten images, forwarded as an ordinary chat completion."""
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 
 from auth import require_user
-from inference import stream_response, summary_response
+from blueprints.model_answers import MODEL_CALL_ERRORS, media_answer
 from openapi import doc
-from quotas import concurrency_slot, vision_quota
-from schemas.media import ANSWER, VisionFormSchema, VisionRequestSchema, media_request
+from quotas import checks_daily_budget, holds_concurrency_slot, vision_quota
+from schemas.media import ANSWER, VisionFormSchema, VisionRequestSchema
 from services.media_requests import vision_body
 
 bp = Blueprint("vision", __name__)
@@ -14,15 +14,12 @@ CONTENT = {"application/json": {"schema": VisionRequestSchema}, "multipart/form-
 
 
 @bp.post("/vision")
-@doc(tags=["media"], content=CONTENT, responses=ANSWER, errors=(400, 403, 413, 429, 502, 503, 504))
+@doc(tags=["media"], content=CONTENT, responses=ANSWER, errors=MODEL_CALL_ERRORS)
 @require_user
 @vision_quota
-@concurrency_slot
+@checks_daily_budget
+@holds_concurrency_slot
 def vision():
     """Ask a vision model about images: JSON with image URLs, or multipart `image` files."""
-    data = media_request(VisionRequestSchema(), VisionFormSchema())
-    cfg = current_app.config
-    body = vision_body(
-        data, current_app.extensions["catalogue"], cfg["OPENROUTER_VISION_MODEL"], cfg["MAX_IMAGE_BYTES"]
-    )
-    return stream_response(body) if data["stream"] else summary_response(body)
+    schemas = VisionRequestSchema(), VisionFormSchema()
+    return media_answer(*schemas, vision_body, "OPENROUTER_VISION_MODEL", "MAX_IMAGE_BYTES")

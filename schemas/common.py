@@ -111,12 +111,23 @@ def wants_stream():
         return False  # the view answers the bad (or too large) body itself
 
 
-def load(schema, data):
-    """Validate `data` with `schema`, raising our 400 with dotted-path details."""
-    errors = schema.validate(data)
-    if errors:
-        raise validation_error(errors)
-    return data
+def validate_input(schema, data, *, present_only=False, loaded=False):
+    """The one validation entry point: `data` checked by `schema`, our 400 with dotted-path details if not.
+
+    Returns `data` as sent (the gateway forwards what the caller sent), or with `loaded` what marshmallow
+    loaded (defaults filled in, values converted). `present_only` checks only the keys `data` has (see
+    `field_errors`): for schemas whose every rule sits on a field, like the chat schema with its ~45 fields.
+    """
+    if present_only:
+        errors = field_errors(schema, data, unknown_allowed=schema.opts.unknown != RAISE)
+        if errors:
+            raise validation_error(errors)
+        return data
+    try:
+        result = schema.load(data)
+    except ValidationError as exc:
+        raise validation_error(exc.messages) from None
+    return result if loaded else data
 
 
 def field_errors(schema, data, unknown_allowed=False):
@@ -139,18 +150,6 @@ def field_errors(schema, data, unknown_allowed=False):
         if field.required and name not in data:
             errors[name] = ["Missing data for required field."]
     return errors
-
-
-def load_present(schema, data):
-    """Like `load`, walking only the keys `data` has: the chat schema declares ~45 fields and a request sets a few.
-
-    For schemas whose every rule sits on a field (no @validates_schema) and whose keys are their field names.
-    A schema whose Meta says `unknown = INCLUDE` lets keys it does not declare through untouched.
-    """
-    errors = field_errors(schema, data, unknown_allowed=schema.opts.unknown != RAISE)
-    if errors:
-        raise validation_error(errors)
-    return data
 
 
 def validated_body(check):
@@ -181,6 +180,14 @@ class PassThroughSchema(Schema):
 
     class Meta:
         unknown = INCLUDE
+
+
+class TokenCountsSchema(Schema):
+    """Tokens and cost of model calls, as usage reports and tool runs count them."""
+
+    prompt_tokens = fields.Integer()
+    completion_tokens = fields.Integer()
+    cost = fields.Float()
 
 
 class ErrorBodySchema(Schema):

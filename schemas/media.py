@@ -6,9 +6,9 @@ from flask import request
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
 from werkzeug.datastructures import FileStorage
 
-from errors import InvalidRequestError, validation_error
+from errors import InvalidRequestError
 from schemas.chat import Bool, ModelId, Number
-from schemas.common import SSE_EVENT, json_body
+from schemas.common import SSE_EVENT, json_body, validate_input
 from services.media import AUDIO_FORMATS, IMAGE_TYPES
 from services.media_requests import AUDIO_TASKS, IMAGE_DETAILS, MAX_IMAGES
 
@@ -163,20 +163,13 @@ def media_request(json_schema, form_schema):
     if request.mimetype == "multipart/form-data":
         form, files = _parse_multipart()
         try:
-            return _load(form_schema, _form_fields(form_schema, form, files))
+            return validate_input(form_schema, _form_fields(form_schema, form, files), loaded=True)
         finally:
             for _, part in files.items(multi=True):
                 part.close()  # big parts are spooled to temporary files; free them now, not at GC
     if request.is_json:
-        return _load(json_schema, json_body())
+        return validate_input(json_schema, json_body(), loaded=True)
     raise InvalidRequestError(SEND_MEDIA)
-
-
-def _load(schema, data):
-    try:
-        return schema.load(data)
-    except ValidationError as exc:
-        raise validation_error(exc.messages) from None
 
 
 def _form_fields(schema, form, files):

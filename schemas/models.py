@@ -2,7 +2,7 @@
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
-from schemas.common import PassThroughSchema, load
+from schemas.common import PassThroughSchema, validate_input
 from services.catalogue import CAPABILITIES, TIERS, USE_CASES
 
 
@@ -53,8 +53,7 @@ def list_filters(args):
     query = args.to_dict()
     if "capability" in query:  # `?capability=vision&capability=audio` means both, like the comma list
         query["capability"] = ",".join(args.getlist("capability"))
-    load(MODEL_LIST_QUERY, query)
-    return MODEL_LIST_QUERY.load(query)
+    return validate_input(MODEL_LIST_QUERY, query, loaded=True)
 
 
 # --- responses: OpenRouter's model object (unknown and future fields allowed) plus the gateway's own ----------

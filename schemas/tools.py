@@ -5,7 +5,7 @@ import re
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from schemas.chat import Bool, ChatRequestSchema
-from schemas.common import PassThroughSchema
+from schemas.common import PassThroughSchema, TokenCountsSchema
 from services.builtins import BUILTIN_NAMES
 
 TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -122,11 +122,8 @@ class ExecutedToolCallSchema(Schema):
     error = fields.String()
 
 
-class ToolUsageSchema(Schema):
-    prompt_tokens = fields.Integer()
-    completion_tokens = fields.Integer()
+class ToolUsageSchema(TokenCountsSchema):
     total_tokens = fields.Integer()
-    cost = fields.Float()
 
 
 class ToolRunSchema(Schema):

@@ -2,6 +2,8 @@
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
+from schemas.common import TokenCountsSchema
+
 
 class UsageQuerySchema(Schema):
     """`days`; other query parameters are ignored, as OpenAI's API does."""
@@ -23,11 +25,8 @@ class AdminUsageQuerySchema(Schema):
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 
-class UsageRowSchema(Schema):
+class UsageRowSchema(TokenCountsSchema):
     requests = fields.Integer()
-    prompt_tokens = fields.Integer()
-    completion_tokens = fields.Integer()
-    cost = fields.Float()
 
 
 class UsageDaySchema(UsageRowSchema):

@@ -1,6 +1,6 @@
 """OpenRouter's inference APIs as the gateway sees them: path, what it adds to a body, where usage sits.
 
-Chat, Responses, Messages and Embeddings share one orchestration (inference.py) and one relay; this module
+Chat, Responses, Messages and Embeddings share one orchestration (services/model_calls.py) and one relay; this module
 holds what differs between them, and nothing else.
 """
 

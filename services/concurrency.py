@@ -5,7 +5,7 @@ import threading
 import time
 import uuid
 
-from services.redis_errors import redis_errors
+from errors import RedisUnavailableError
 
 log = logging.getLogger("gateway.quotas")
 
@@ -100,7 +100,7 @@ class CallTicket:
             self._renewed = time.monotonic()
             try:
                 self.slots.renew(self.user, self.token)
-            except redis_errors():
+            except RedisUnavailableError:
                 log.warning("could not renew a concurrency slot: Redis unavailable")
 
     def settle(self):
@@ -110,7 +110,7 @@ class CallTicket:
         self.settled = True
         try:
             self._write()
-        except redis_errors():
+        except RedisUnavailableError:
             log.warning("usage or slot release not written: Redis unavailable; the slot expires by itself")
 
     def _write(self):

@@ -11,6 +11,8 @@ from collections import deque
 
 from limits.storage import MovingWindowSupport, Storage
 
+from errors import RedisUnavailableError
+
 SWEEP_EVERY_S = 60.0
 LEAN_MEMORY = "gateway-memory://"
 
@@ -122,9 +124,7 @@ class RedisQuotaStorage(Storage, MovingWindowSupport):
 
     @property
     def base_exceptions(self):
-        import redis
-
-        return redis.RedisError
+        return RedisUnavailableError  # the guarded client translates redis-py's errors
 
     def acquire(self, key, limit, expiry, amount=1):
         """(taken, window start on this host's clock, hits in the window)."""

@@ -13,9 +13,8 @@ import threading
 import time
 
 import orjson
-import redis
 
-from errors import ConflictError, NotFoundError, ServiceUnavailableError
+from errors import ConflictError, NotFoundError, RedisUnavailableError, ServiceUnavailableError
 from services.tool_sessions import (
     CLAIM_TOKEN,
     COMPLETED,
@@ -176,7 +175,7 @@ class RedisSessionStore:
         step (with the answer) to retry until it does, and answer 503 so the caller submits the same again."""
         try:
             save_or_release(self, session_id, session)
-        except redis.RedisError:
+        except RedisUnavailableError:
             answer = make_answer()
             state = REQUIRES_ACTION if session["pending"] else COMPLETED
             retry = lambda: self._save(session_id, session, state, answer, fingerprint)  # noqa: E731
@@ -204,7 +203,7 @@ class RedisSessionStore:
         step = lambda: self._scripts["release"](keys=[self.prefix + session_id], args=[token])  # noqa: E731
         try:
             step()
-        except redis.RedisError:
+        except RedisUnavailableError:
             expires_at = (session or {}).get("expires_at") or self.clock() + self.ttl
             self._keep(session_id, expires_at, step)
 
@@ -216,7 +215,7 @@ class RedisSessionStore:
             if expires_at > self.clock():
                 try:
                     step()
-                except redis.RedisError:
+                except RedisUnavailableError:
                     continue
             with self._unsaved_lock:
                 if self._unsaved.get(session_id, (None, None))[1] is step:

@@ -1,11 +1,18 @@
-"""Redis clients for shared state: short timeouts and one retry, so trouble is a quick answer, never a hang."""
+"""Redis clients for shared state: short timeouts and one retry, so trouble is a quick answer, never a hang.
+
+Redis failures are translated here, once: every command, script and pipeline of the guarded client raises our
+RedisUnavailableError (a 503 ServiceUnavailableError) instead of redis-py's errors, so callers catch our error.
+"""
 
 import threading
 import time
 
 import redis
 from redis.backoff import NoBackoff
+from redis.exceptions import NoScriptError
 from redis.retry import Retry
+
+from errors import RedisUnavailableError
 
 # A frozen Redis (SIGSTOP) accepts connections and never answers: two 0.3 s attempts stay under a second.
 REDIS_OPTIONS = {
@@ -39,20 +46,30 @@ class Breaker:
             raise
 
 
+def translated(breaker, fn, *args, **kwargs):
+    """`fn` through the breaker; redis-py's failures as our RedisUnavailableError (its cause kept)."""
+    try:
+        return breaker.call(fn, *args, **kwargs)
+    except NoScriptError:
+        raise  # redis-py's Script loads the script and calls again on this one
+    except redis.RedisError as exc:
+        raise RedisUnavailableError() from exc
+
+
 class GuardedRedis(redis.Redis):
-    """A Redis client whose commands, scripts and pipelines go through a Breaker."""
+    """A Redis client whose commands, scripts and pipelines go through a Breaker and raise our error."""
 
     def __init__(self, *args, breaker=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.breaker = breaker or Breaker()
 
     def execute_command(self, *args, **options):
-        return self.breaker.call(super().execute_command, *args, **options)
+        return translated(self.breaker, super().execute_command, *args, **options)
 
     def pipeline(self, transaction=True, shard_hint=None):
         pipe = super().pipeline(transaction, shard_hint)
         plain_execute = pipe.execute
-        pipe.execute = lambda raise_on_error=True: self.breaker.call(plain_execute, raise_on_error)
+        pipe.execute = lambda raise_on_error=True: translated(self.breaker, plain_execute, raise_on_error)
         return pipe
 
 
@@ -115,5 +132,5 @@ def redis_check(client):
     try:
         client.ping()
         return {"status": "ok", "backend": "redis"}
-    except redis.RedisError as exc:
-        return {"status": "down", "backend": "redis", "detail": type(exc).__name__}
+    except RedisUnavailableError as exc:
+        return {"status": "down", "backend": "redis", "detail": type(exc.__cause__ or exc).__name__}

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import orjson
 
-from errors import NO_RETRY, InvalidRequestError, UpstreamError
+from errors import InvalidRequestError, UpstreamError
 from services.builtins import BUILTIN_TOOLS, json_safe, run_builtin
 from services.tool_sessions import COMPLETED, REQUIRES_ACTION
 from upstream.errors import describe
@@ -132,14 +132,14 @@ def _assistant_message(completion):
     choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
     if choice.get("finish_reason") == "error":
         error = choice.get("error") if isinstance(choice.get("error"), dict) else {}
-        raise UpstreamError(f"The model call failed: {describe(error, 'finish_reason error')}", headers=NO_RETRY)
+        raise UpstreamError(f"The model call failed: {describe(error, 'finish_reason error')}")
     message = choice.get("message")
     if not isinstance(message, dict):
-        raise UpstreamError("OpenRouter answered without an assistant message", headers=NO_RETRY)
+        raise UpstreamError("OpenRouter answered without an assistant message")
     message = {**message, "role": "assistant"}
     calls = message.get("tool_calls")
     if calls and (not isinstance(calls, list) or not all(isinstance(call, dict) for call in calls)):
-        raise UpstreamError("OpenRouter answered with malformed tool_calls", headers=NO_RETRY)
+        raise UpstreamError("OpenRouter answered with malformed tool_calls")
     if calls:
         message["tool_calls"] = [_normalised_call(call) for call in message["tool_calls"]]
     return message

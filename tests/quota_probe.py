@@ -5,8 +5,8 @@ from flask_jwt_extended import get_jwt_identity, jwt_required
 from marshmallow import Schema, fields
 
 from auth import require_user
-from quotas import chat_quota, concurrency_slot, embeddings_quota
-from schemas.common import json_body, load
+from quotas import chat_quota, checks_daily_budget, embeddings_quota, holds_concurrency_slot
+from schemas.common import json_body, validate_input
 
 bp = Blueprint("quota_probe", __name__)
 
@@ -14,7 +14,8 @@ bp = Blueprint("quota_probe", __name__)
 @bp.post("/_test/quota")
 @require_user
 @chat_quota
-@concurrency_slot
+@checks_daily_budget
+@holds_concurrency_slot
 def quota():
     """Counts against the chat bucket."""
     return jsonify(ok=True)
@@ -22,7 +23,8 @@ def quota():
 
 @bp.get("/_test/hold")
 @require_user
-@concurrency_slot
+@checks_daily_budget
+@holds_concurrency_slot
 def hold():
     """A stream that holds a concurrency slot until the client closes it."""
 
@@ -48,7 +50,7 @@ class EchoSchema(Schema):
 @require_user
 def echo():
     """Validates a JSON body and echoes it."""
-    return jsonify(load(EchoSchema(), json_body()))
+    return jsonify(validate_input(EchoSchema(), json_body()))
 
 
 @bp.get("/_test/jwt-required")

@@ -4,10 +4,8 @@ from datetime import timedelta
 
 import pytest
 
-from tests import test_usage
+from composition import services_of
 from tests.conftest import assert_error, token_for
-
-usage_app = test_usage.usage_app  # the same memory/Redis fixture
 
 API = "/api/v2/openrouter"
 TIERS = {"team": {"chat": "300/minute", "daily_budget_usd": 5}, "intern": {"daily_budget_usd": 0.0001}}
@@ -82,7 +80,7 @@ def test_admin_reads_another_users_report(usage_app):
 def test_summary_lists_every_user_by_cost(usage_app):
     build, clock = usage_app
     app = build(QUOTA_TIERS=TIERS, USER_DAILY_BUDGET_USD=2.0)
-    store = app.extensions["usage"]
+    store = services_of(app).usage
     store.record("carol", "openai/gpt-4o", {"cost": 0.5, "prompt_tokens": 10, "completion_tokens": 5})
     clock.now -= timedelta(days=3)
     store.record("dave", "openai/gpt-4o", {"cost": 9.0})  # three days ago: in a 7-day window, not in a 1-day one
@@ -117,7 +115,7 @@ def test_summary_lists_every_user_by_cost(usage_app):
 def test_summary_without_budgets(usage_app):
     build, _ = usage_app
     app = build()
-    app.extensions["usage"].record("zoe", "m", {"cost": 0.25})
+    services_of(app).usage.record("zoe", "m", {"cost": 0.25})
     row = get(app, "/admin/usage", **ADMIN).get_json()["users"][0]
     assert row["user"] == "zoe" and row["budget_usd"] is None and row["budget_left_usd"] is None
 

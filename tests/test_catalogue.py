@@ -13,23 +13,8 @@ from services.catalogue import (
     ModelCatalogue,
     enrich,
 )
+from tests.conftest import MODEL_FIELDS
 
-MODEL_FIELDS = {
-    "id",
-    "canonical_slug",
-    "hugging_face_id",
-    "name",
-    "created",
-    "description",
-    "context_length",
-    "architecture",
-    "pricing",
-    "top_provider",
-    "per_request_limits",
-    "supported_parameters",
-    "default_parameters",
-    "expiration_date",
-}
 PREMIUM_ORDER = list(PREMIUM_TIERS)
 FLAGSHIP = ["anthropic/claude-opus-4.5", "openai/gpt-5.2-pro", "openai/o1-pro"]
 PREMIUM_AUDIO = [

@@ -2,9 +2,9 @@
 
 import orjson
 import pytest
-import requests
 
-from tests.conftest import MOCK_KEY, assert_error, make_app, token_for
+from composition import services_of
+from tests.conftest import MOCK_KEY, assert_error, idle_sockets, make_app, token_for, upstream_pool
 
 CHAT = "/api/v2/openrouter/chat/completions"
 STREAM = "/api/v2/openrouter/chat/stream"
@@ -102,19 +102,7 @@ def test_stalled_stream_ends_with_timeout_event(upstream):
 
 def test_stream_releases_concurrency_slot(gateway):
     stream(gateway, STREAM, "x")
-    assert gateway.extensions["concurrency"].held("alice") == 0
-
-
-def upstream_pool(gateway, url):
-    """The urllib3 connection pool under the client's requests session for `url`."""
-    client = gateway.extensions["openrouter"]
-    request = requests.Request("POST", url).prepare()
-    return client.session.get_adapter(url).get_connection_with_tls_context(request, True, client.proxies)
-
-
-def idle_sockets(pool):
-    """The sockets of the idle connections in a urllib3 pool (None for a closed one)."""
-    return [conn.sock for conn in list(pool.pool.queue) if conn is not None]
+    assert services_of(gateway).concurrency.held("alice") == 0
 
 
 def test_finished_streams_keep_their_upstream_connection(gateway, upstream):

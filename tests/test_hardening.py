@@ -7,45 +7,10 @@ import orjson
 import pytest
 
 from errors import InvalidRequestError
-from tests.conftest import MOCK_KEY, assert_error, make_app, token_for
-from tests.test_media import PNG, WAV, b64
+from tests.conftest import FAULT_STATUS, MOCK_KEY, PNG, WAV, assert_error, b64, make_app, token_for
 
 BASE = "/api/v2/openrouter"
 ECHO = " [[echo_auth]]"
-# fault -> the status OpenRouter's answer maps to (API.md's error table)
-FAULT_STATUS = {
-    "400": 400,
-    "400-provider": 400,
-    "401": 502,
-    "402": 502,
-    "403": 403,
-    "403-key": 502,
-    "404": 400,
-    "408": 504,
-    "413": 413,
-    "422": 400,
-    "429": 429,
-    "429-bare": 429,
-    "500": 502,
-    "502": 502,
-    "503": 502,
-    "524": 504,
-    "529": 502,
-}
-
-
-@pytest.fixture
-def captured_logs():
-    """Everything the gateway's own log handler writes, at DEBUG."""
-    make_app()
-    root = logging.getLogger()
-    handler = next(h for h in root.handlers if getattr(h, "_gateway", False))
-    stream, old_stream, old_level = io.StringIO(), handler.stream, root.level
-    handler.setStream(stream)
-    root.setLevel(logging.DEBUG)
-    yield stream
-    handler.setStream(old_stream)
-    root.setLevel(old_level)
 
 
 def bearer(app, sub="alice"):

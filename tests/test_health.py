@@ -2,6 +2,7 @@
 
 import time
 
+from composition import services_of
 from tests.conftest import MOCK_KEY, make_app
 
 HEALTH = "/api/v2/openrouter/health"
@@ -15,7 +16,7 @@ def test_liveness(client):
 
 def test_readiness_shape_and_cached_upstream_check(gateway, upstream):
     client = gateway.test_client()
-    probe = gateway.extensions["upstream_probe"]
+    probe = services_of(gateway).probe
     first = client.get(HEALTH).get_json()
     assert set(first) == {"status", "version", "uptime_s", "checks"}
     assert set(first["checks"]) == {"upstream", "rate_limit_storage", "session_store"}
@@ -44,7 +45,7 @@ def test_upstream_refusing_our_key_is_degraded(gateway, upstream):
     upstream.configure(key_fault="401")
     client = gateway.test_client()
     client.get(HEALTH)
-    assert gateway.extensions["upstream_probe"].wait_idle()
+    assert services_of(gateway).probe.wait_idle()
     response = client.get(HEALTH)
     assert response.status_code == 200
     body = response.get_json()

@@ -14,10 +14,8 @@ import orjson
 import pytest
 import requests
 
-from tests.conftest import MOCK_KEY
+from tests.conftest import FAULT_STATUS, MOCK_KEY, PNG, WAV
 from tests.servers import run_gunicorn
-from tests.test_hardening import FAULT_STATUS
-from tests.test_media import PNG, WAV
 
 SECRET = "hostile-test-secret-" + "7" * 32
 API = "/api/v2/openrouter"

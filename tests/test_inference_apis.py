@@ -4,7 +4,7 @@ import orjson
 import pytest
 
 from auth import end_user_id
-from tests.conftest import MOCK_KEY, assert_error, make_app, token_for
+from tests.conftest import MOCK_KEY, assert_error, idle_sockets, make_app, samples, token_for, upstream_pool, value
 
 BASE = "/api/v2/openrouter"
 RESPONSES, MESSAGES, EMBEDDINGS = f"{BASE}/responses", f"{BASE}/messages", f"{BASE}/embeddings"
@@ -350,7 +350,6 @@ def test_each_apis_usage_in_chat_terms():
 
 
 def test_metrics_name_the_new_upstream_endpoints(gateway, upstream):
-    from tests.test_metrics import samples, value
 
     client = gateway.test_client()
     before = samples(client.get(f"{BASE}/metrics").get_data(as_text=True))
@@ -376,9 +375,7 @@ def test_metrics_name_the_new_upstream_endpoints(gateway, upstream):
 
 @pytest.mark.parametrize("path", [RESPONSES, MESSAGES])
 def test_streams_whole_at_their_last_event_keep_the_upstream_connection(gateway, upstream, path):
-    from tests.test_chat_stream import idle_sockets, upstream_pool
-
-    pool = upstream_pool(gateway, upstream.url + "/chat/completions")
+    pool = upstream_pool(gateway, upstream.url)
     body = {"input": "again", "stream": True} if path == RESPONSES else {"messages": HI, "stream": True}
     sockets = set()
     for _ in range(3):

@@ -3,8 +3,9 @@
 import pytest
 import requests
 
-from tests.test_live import API, auth, live, read_events  # noqa: F401 - `live` is the module's gunicorn fixture
+from tests.conftest import live_auth, read_events
 
+API = "/api/v2/openrouter"
 STREAMS = {
     "/responses": lambda text: {"input": text, "stream": True},
     "/messages": lambda text: {"messages": [{"role": "user", "content": text}], "stream": True, "max_tokens": 50},
@@ -15,7 +16,7 @@ STREAMS = {
 def test_named_events_arrive_unbuffered(live, upstream, path):  # noqa: F811
     base, _ = live
     body = STREAMS[path]("tick [[chunks:4]] [[interval_ms:300]]")
-    with requests.post(f"{base}{API}{path}", json=body, headers=auth(), stream=True, timeout=30) as response:
+    with requests.post(f"{base}{API}{path}", json=body, headers=live_auth(), stream=True, timeout=30) as response:
         assert response.status_code == 200
         arrivals = list(read_events(response))
     sent = upstream.last(path).events
@@ -29,7 +30,7 @@ def test_named_events_arrive_unbuffered(live, upstream, path):  # noqa: F811
 def test_client_disconnect_closes_upstream(live, upstream, path):  # noqa: F811
     base, _ = live
     body = STREAMS[path]("long [[chunks:50]] [[interval_ms:100]]")
-    response = requests.post(f"{base}{API}{path}", json=body, headers=auth(), stream=True, timeout=30)
+    response = requests.post(f"{base}{API}{path}", json=body, headers=live_auth(), stream=True, timeout=30)
     events = read_events(response)
     for _ in range(6):
         next(events)

@@ -1,47 +1,15 @@
 """The real gunicorn with gunicorn.conf.py over real sockets: probes, streaming timing, disconnects, the SDK."""
 
 import threading
-import time
 
-import jwt as pyjwt
 import openai
 import orjson
 import pytest
 import requests
 
-from tests.conftest import MOCK_KEY
-from tests.servers import run_gunicorn
+from tests.conftest import live_auth, live_token, read_events
 
-SECRET = "live-test-secret-" + "0" * 32
 API = "/api/v2/openrouter"
-
-
-@pytest.fixture(scope="module")
-def live(mock_openrouter, tmp_path_factory):
-    log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
-    env = {
-        "GATEWAY_ENV": "production",
-        "JWT_SECRET_KEY": SECRET,
-        "OPENROUTER_BASE_URL": mock_openrouter.url,
-        "OPENROUTER_API_KEY": MOCK_KEY,
-        "LOG_LEVEL": "DEBUG",
-        "LOG_FORMAT": "json",
-        "GUNICORN_THREADS": "8",
-        "RATELIMIT_CHAT": "1000/minute",
-        "RATELIMIT_STREAMING": "1000/minute",
-        "REDIS_URL": "",
-    }
-    with run_gunicorn(env, log_path=log) as (base, proc):
-        yield base, log
-    assert MOCK_KEY not in log.read_text(), "the OpenRouter key appeared in a log line"
-
-
-def token(sub="alice"):
-    return pyjwt.encode({"sub": sub, "exp": int(time.time()) + 600}, SECRET, algorithm="HS256")
-
-
-def auth(sub="alice"):
-    return {"Authorization": f"Bearer {token(sub)}"}
 
 
 def test_probes_401_and_404(live):
@@ -63,7 +31,7 @@ def test_health_answers_while_slow_calls_hold_threads(live, upstream):
         threading.Thread(
             target=requests.post,
             args=(f"{base}{API}/chat/completions",),
-            kwargs={"json": body, "headers": auth(f"u{i}"), "timeout": 30},
+            kwargs={"json": body, "headers": live_auth(f"u{i}"), "timeout": 30},
         )
         for i in range(4)
     ]
@@ -77,21 +45,10 @@ def test_health_answers_while_slow_calls_hold_threads(live, upstream):
         call.join(30)
 
 
-def read_events(response):
-    """(arrival time, event bytes) for each SSE event as it arrives from the socket."""
-    buffer, out = b"", []
-    for chunk in response.iter_content(chunk_size=None):
-        buffer += chunk
-        while b"\n\n" in buffer:
-            event, buffer = buffer.split(b"\n\n", 1)
-            out.append((time.time(), event + b"\n\n"))
-            yield out[-1]
-
-
 def test_stream_is_not_buffered(live, upstream):
     base, _ = live
     body = {"messages": [{"role": "user", "content": "tick [[chunks:5]] [[interval_ms:300]]"}]}
-    with requests.post(f"{base}{API}/chat/stream", json=body, headers=auth(), stream=True, timeout=30) as response:
+    with requests.post(f"{base}{API}/chat/stream", json=body, headers=live_auth(), stream=True, timeout=30) as response:
         arrivals = list(read_events(response))
     sent = upstream.last("/chat/completions").events
     assert [e for _, e in arrivals] == [e for _, e in sent]
@@ -102,7 +59,7 @@ def test_stream_is_not_buffered(live, upstream):
 def test_client_disconnect_closes_upstream(live, upstream):
     base, _ = live
     body = {"messages": [{"role": "user", "content": "long [[chunks:50]] [[interval_ms:100]]"}]}
-    response = requests.post(f"{base}{API}/chat/stream", json=body, headers=auth(), stream=True, timeout=30)
+    response = requests.post(f"{base}{API}/chat/stream", json=body, headers=live_auth(), stream=True, timeout=30)
     events = read_events(response)
     for _ in range(4):
         next(events)
@@ -114,7 +71,7 @@ def test_client_disconnect_closes_upstream(live, upstream):
 
 
 def sdk(base, **kwargs):
-    return openai.OpenAI(base_url=f"{base}{API}", api_key=token(), **kwargs)
+    return openai.OpenAI(base_url=f"{base}{API}", api_key=live_token(), **kwargs)
 
 
 def test_openai_sdk_plain_stream_and_second_turn(live, upstream):

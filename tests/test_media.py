@@ -1,81 +1,36 @@
 """services.media: sniffing, base64, image URLs and audio parts, with real small media built here."""
 
-import base64
-import io
 import struct
 import time
-import wave
-import zlib
 
 import pytest
 
 from errors import InvalidRequestError, RequestTooLargeError
 from services import media
-
-
-def _png():
-    """A real 1x1 RGB PNG."""
-
-    def chunk(kind, body):
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00"))
-        + chunk(b"IEND", b"")
-    )
-
-
-def _wav():
-    """A real 10 ms mono 8 kHz WAV made by the wave module."""
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(8000)
-        out.writeframes(b"\x00\x00" * 80)
-    return buf.getvalue()
-
-
-PNG = _png()
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 16
-GIF = (
-    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00"
-    b"\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+from tests.conftest import (
+    AAC,
+    AIFC,
+    AIFF,
+    AUDIO,
+    FLAC,
+    GIF,
+    GIF87,
+    JPEG,
+    M4A,
+    M4A_COMPAT,
+    MP2_FRAME,
+    MP3_FRAME,
+    MP3_ID3,
+    OGG,
+    PNG,
+    TEXT,
+    WAV,
+    WEBP,
+    b64,
 )
-GIF87 = b"GIF87a" + GIF[6:]
-WEBP = b"RIFF" + struct.pack("<I", 26) + b"WEBPVP8 " + struct.pack("<I", 14) + b"\x00" * 14
-WAV = _wav()
-MP3_ID3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\x00" * 32
-MP3_FRAME = b"\xff\xfb\x90\x64" + b"\x00" * 413  # MPEG-1 layer III, 128 kbit/s, 44.1 kHz
-MP2_FRAME = b"\xff\xfd\x90\x64" + b"\x00" * 32  # MPEG-1 layer II
-FLAC = b"fLaC\x00\x00\x00\x22" + b"\x00" * 34
-OGG = b"OggS\x00\x02" + b"\x00" * 8 + b"\x01\x00\x00\x00" + b"\x00" * 8 + b"\x01\x1e" + b"\x01vorbis" + b"\x00" * 23
-M4A = struct.pack(">I", 24) + b"ftypM4A \x00\x00\x02\x00M4A isom" + struct.pack(">I", 8) + b"mdat"
-M4A_COMPAT = struct.pack(">I", 20) + b"ftypqt  \x00\x00\x00\x00mp42"
-AAC = b"\xff\xf1\x50\x80\x02\x1f\xfc" + b"\x00" * 8  # ADTS, MPEG-4 AAC LC, 44.1 kHz
-AIFF = b"FORM" + struct.pack(">I", 30) + b"AIFFCOMM" + struct.pack(">I", 18) + b"\x00" * 18
-AIFC = b"FORM" + struct.pack(">I", 4) + b"AIFC"
-TEXT = b"hello, this is not media at all"
 
 IMAGES = [("image/png", PNG), ("image/jpeg", JPEG), ("image/gif", GIF), ("image/webp", WEBP)]
-AUDIO = [
-    ("wav", WAV),
-    ("mp3", MP3_ID3),
-    ("mp3", MP3_FRAME),
-    ("flac", FLAC),
-    ("ogg", OGG),
-    ("m4a", M4A),
-    ("aac", AAC),
-    ("aiff", AIFF),
-]
 LIMIT = 1000
-
-
-def b64(data):
-    return base64.b64encode(data).decode("ascii")
 
 
 def raised(func, *args, kind=InvalidRequestError):

@@ -1,24 +1,9 @@
 """Prometheus metrics after traffic, and the METRICS_TOKEN guard."""
 
-from prometheus_client.parser import text_string_to_metric_families
-
-from tests.conftest import MOCK_KEY, assert_error, make_app, token_for
+from tests.conftest import MOCK_KEY, assert_error, make_app, samples, token_for, value
 
 METRICS = "/api/v2/openrouter/metrics"
 CHAT = "/api/v2/openrouter/chat/completions"
-
-
-def samples(text):
-    """{(name, frozenset(labels)): value} for every sample."""
-    out = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            out[(sample.name, frozenset(sample.labels.items()))] = sample.value
-    return out
-
-
-def value(all_samples, name, **labels):
-    return all_samples.get((name, frozenset(labels.items())), 0.0)
 
 
 def test_metrics_count_traffic(upstream):

@@ -8,6 +8,7 @@ import requests
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 
+from composition import services_of
 from services.catalogue import PREMIUM_TIERS, USE_CASES
 from tests.conftest import MOCK_KEY, assert_error, make_app, token_for
 from tests.servers import free_port, serve_app
@@ -349,7 +350,7 @@ def test_last_good_copy_is_served_when_openrouter_fails(upstream, fault):
     assert upstream.hits("/models") > 1, "a refresh was attempted"
     assert response.status_code == 200
     assert ids(response.get_json()["data"]) == PREMIUM + OTHERS  # live-only ids included
-    assert app.extensions["catalogue"].source == "stale"
+    assert services_of(app).catalogue.source == "stale"
     detail = client.get(f"{BASE}/models/meta-llama/llama-3.3-70b-instruct:free", headers=headers)
     assert detail.status_code == 200
 

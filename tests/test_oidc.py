@@ -14,23 +14,14 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.conftest import assert_error, make_app
+from composition import services_of
+from tests.conftest import TickClock, assert_error, make_app
 from tests.oidc import private_jwk, run_provider
 from tests.servers import serve_app
 
 QUOTA = "/api/v2/openrouter/_test/quota"
 HEALTH = "/api/v2/openrouter/health"
 TIERS = {"team": {"chat": "5/minute"}, "intern": {"chat": "2/minute"}}
-
-
-class Clock:
-    """The key set's monotonic clock, moved by the test (the 30 s re-fetch cooldown without waiting)."""
-
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
 
 
 @pytest.fixture
@@ -48,7 +39,7 @@ def gateway_for(provider, **overrides):
     """The gateway trusting `provider` by OIDC discovery, with a clock the test moves."""
     settings = {"JWT_SECRET_KEY": None, "JWT_OIDC_ISSUER": provider.issuer, "QUOTA_TIERS": TIERS, **overrides}
     app = make_app(**settings)
-    clock = app.extensions["jwks"].clock = Clock()
+    clock = services_of(app).jwks.clock = TickClock()
     return app, clock
 
 
@@ -111,7 +102,7 @@ def test_rotation_is_picked_up_without_restart(provider, key_one):
     assert call(client, retired).status_code == 200  # until the cached set is JWT_JWKS_CACHE_TTL old
     clock.now += 301
     assert call(client, old_seen).status_code == 200  # a cached token, served at once; the stale set refreshes behind
-    assert app.extensions["jwks"].wait_idle()
+    assert services_of(app).jwks.wait_idle()
     assert provider.stats()["jwks"] == 1
     assert_error(call(client, retired), 401, "authentication_error", "signing key is unknown")
     # A retired key takes its tokens along, even those verified before (a compromised key stops at once).

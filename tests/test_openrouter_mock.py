@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from openrouter_mock import MockOpenRouter
+from tests.conftest import MODEL_FIELDS
 
 KEY = "sk-or-v1-test"
 GEN_ID = re.compile(r"gen-\d{10}-[A-Za-z0-9]{20}")
@@ -592,22 +593,7 @@ def test_models_catalogue(http, mock):
     data = r.json()["data"]
     by_id = {m["id"]: m for m in data}
     assert set(PREMIUM + OTHERS) <= set(by_id)
-    keys = {
-        "id",
-        "canonical_slug",
-        "hugging_face_id",
-        "name",
-        "created",
-        "description",
-        "context_length",
-        "architecture",
-        "pricing",
-        "top_provider",
-        "per_request_limits",
-        "supported_parameters",
-        "default_parameters",
-        "expiration_date",
-    }
+    keys = MODEL_FIELDS
     for m in data:
         assert set(m) == keys, m["id"]
         arch = m["architecture"]

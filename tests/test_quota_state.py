@@ -7,6 +7,7 @@ import time
 import pytest
 import requests
 
+from composition import services_of
 from config import Config, TestConfig
 from quota_state import AppStorage
 from services.quota_storage import LeanMemoryStorage, RedisQuotaStorage
@@ -32,7 +33,7 @@ def test_a_second_app_does_not_repoint_or_switch_off_the_first():
         second = make_app(RATELIMIT_ENABLED=False, REDIS_URL=url)
         assert statuses(first, 3) == [200, 200, 429]
         assert statuses(second, 3) == [200, 200, 200]
-    assert isinstance(first.extensions["quota_state"].storage, LeanMemoryStorage)
+    assert isinstance(services_of(first).quota_state.storage, LeanMemoryStorage)
     third = make_app(RATELIMIT_CHAT="1/minute")
     assert statuses(third, 2) == [200, 429]
     assert statuses(first, 1, "bob") == [200]  # the first app's own window, untouched by the third
@@ -53,9 +54,9 @@ def test_test_config_parses_redis_url_like_config():
 def test_the_rate_limit_storage_follows_redis_url():
     with run_redis() as (url, _):
         app = make_app(REDIS_URL=url)
-        state = app.extensions["quota_state"]
+        state = services_of(app).quota_state
         assert isinstance(state.storage, RedisQuotaStorage) and state.combined
-        assert state.storage.client is app.extensions["redis"]  # one client, one breaker, one pool
+        assert state.storage.client is services_of(app).redis  # one client, one breaker, one pool
         assert statuses(app, 1) == [200]
 
 

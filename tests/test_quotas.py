@@ -2,6 +2,7 @@
 
 import time
 
+from composition import services_of
 from tests.conftest import assert_error, make_app, token_for
 
 QUOTA = "/api/v2/openrouter/_test/quota"
@@ -51,7 +52,7 @@ def test_quotas_off():
 def test_concurrency_cap_holds_until_the_response_closes():
     app = make_app(MAX_CONCURRENT_PER_USER=2)
     client, alice = app.test_client(), bearer(app, "alice")
-    counter = app.extensions["concurrency"]
+    counter = services_of(app).concurrency
     first = client.get(HOLD, headers=alice, buffered=False)
     second = client.get(HOLD, headers=alice, buffered=False)
     assert (first.status_code, second.status_code) == (200, 200)
@@ -76,7 +77,7 @@ def test_errors_release_the_slot():
     for _ in range(3):
         with client.post(QUOTA, headers=alice) as response:
             assert response.status_code == 200
-    assert app.extensions["concurrency"].held("alice") == 0
+    assert services_of(app).concurrency.held("alice") == 0
 
 
 def test_concurrency_cap_holds_with_rate_limits_off():

@@ -7,6 +7,7 @@ import time
 import pytest
 import requests
 
+from composition import services_of
 from services.redis_state import BREAK_FOR_S
 from tests.conftest import MOCK_KEY, assert_error, make_app, token_for
 from tests.servers import run_redis, serve_app
@@ -30,7 +31,7 @@ def redis_app(url, upstream=None, **overrides):
 
 def later(app):
     """Let the Redis breaker's pause pass (it stops asking a failed Redis for BREAK_FOR_S seconds)."""
-    app.extensions["redis"].breaker.clock = lambda: time.monotonic() + BREAK_FOR_S
+    services_of(app).redis.breaker.clock = lambda: time.monotonic() + BREAK_FOR_S
 
 
 def bearer(app, sub="alice"):
@@ -62,7 +63,7 @@ def test_concurrency_slots_shared_by_two_hosts(redis_url):
     assert fourth.status_code == 200
     second.close()
     fourth.close()
-    assert host_a.extensions["concurrency"].held("alice") == 0
+    assert services_of(host_a).concurrency.held("alice") == 0
 
 
 def test_health_reports_redis(redis_url):

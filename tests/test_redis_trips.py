@@ -3,6 +3,7 @@
 import pytest
 import redis
 
+from composition import services_of
 from tests.conftest import MOCK_KEY, make_app, token_for
 from tests.servers import run_redis
 
@@ -63,7 +64,7 @@ def test_a_chat_call_is_two_round_trips(redis_url, upstream, path, body):
     assert calls["evalsha"] == 2
     assert calls["zrem"] == 1 and calls["hincrby"] == 3 and calls["hincrbyfloat"] == 1
     assert "ping" not in calls and "get" not in calls
-    assert app.extensions["concurrency"].held("trips") == 0
+    assert services_of(app).concurrency.held("trips") == 0
 
 
 def test_a_tool_loop_settles_every_model_call_in_one_trip(redis_url, upstream):
@@ -104,4 +105,4 @@ def test_limits_read_from_the_hit_not_a_second_script(redis_url, upstream):
     assert [r.status_code for r in seen] == [200, 200, 429]
     assert [r.headers["X-RateLimit-Remaining"] for r in seen] == ["1", "0", "0"]
     assert 1 <= int(seen[2].headers["Retry-After"]) <= 61
-    assert app.extensions["concurrency"].held("headers") == 0  # a refused call took no slot
+    assert services_of(app).concurrency.held("headers") == 0  # a refused call took no slot

@@ -1,28 +1,9 @@
 """The OpenRouter key never appears in a response or a log line, even at DEBUG, even on a crash."""
 
-import io
-import logging
-
-import pytest
-
 from tests.conftest import make_app, token_for
 from tests.servers import free_port
 
 KEY = "sk-or-v1-" + "5ec7e7" * 10 + "beef"
-
-
-@pytest.fixture
-def captured_logs():
-    """Everything the gateway's own log handler writes, at DEBUG."""
-    make_app()  # installs the gateway's handler
-    root = logging.getLogger()
-    handler = next(h for h in root.handlers if getattr(h, "_gateway", False))
-    stream, old_stream, old_level = io.StringIO(), handler.stream, root.level
-    handler.setStream(stream)
-    root.setLevel(logging.DEBUG)
-    yield stream
-    handler.setStream(old_stream)
-    root.setLevel(old_level)
 
 
 def test_key_never_leaks(mock_openrouter, captured_logs):

@@ -2,10 +2,10 @@
 
 import pytest
 
+from composition import services_of
 from config import Config, ConfigError
-from tests.conftest import MOCK_KEY, assert_error, make_app, token_for
+from tests.conftest import MOCK_KEY, PNG, WAV, assert_error, b64, make_app, token_for
 from tests.servers import run_redis
-from tests.test_media import PNG, WAV, b64
 
 API = "/api/v2/openrouter"
 TIERS = {
@@ -115,7 +115,7 @@ def test_concurrency_cap_follows_the_tier(tier_app):
 
 def test_daily_budget_follows_the_tier(tier_app):
     app = tier_app(USER_DAILY_BUDGET_USD=100.0)
-    usage = app.extensions["usage"]
+    usage = services_of(app).usage
     for sub in ("t3", "d3", "i3"):
         usage.record(sub, "openai/gpt-4o", {"cost": 1.0})
     client = app.test_client()

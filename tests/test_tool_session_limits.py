@@ -9,11 +9,12 @@ import time
 import pytest
 import requests
 
+from composition import services_of
 from errors import RateLimitError, RequestTooLargeError, ServiceUnavailableError
 from services.redis_sessions import RedisSessionStore
 from services.redis_state import BREAK_FOR_S, make_redis
 from services.tool_sessions import MemorySessionStore
-from tests.conftest import MOCK_KEY, assert_error, make_app, token_for
+from tests.conftest import MOCK_KEY, TickClock, assert_error, make_app, token_for
 from tests.servers import run_redis, serve_app
 
 BASE = "/api/v2/openrouter"
@@ -22,14 +23,6 @@ WEATHER = {
     "type": "function",
     "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}},
 }
-
-
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +55,7 @@ def pending(owner="alice", text="hi"):
 
 
 def test_pending_sessions_are_capped_per_user(make_store):
-    clock = Clock()
+    clock = TickClock()
     store = make_store(clock, max_per_user=2)
     first = store.create(pending())
     clock.now += 10
@@ -86,7 +79,7 @@ def test_pending_sessions_are_capped_per_user(make_store):
 
 
 def test_a_session_claimed_again_keeps_its_place(make_store):
-    clock = Clock()
+    clock = TickClock()
     store = make_store(clock, max_per_user=1)
     sid = store.create(pending())
     session = store.claim(sid, "alice")
@@ -96,7 +89,7 @@ def test_a_session_claimed_again_keeps_its_place(make_store):
 
 
 def test_session_size_is_capped(make_store):
-    clock = Clock()
+    clock = TickClock()
     store = make_store(clock, max_bytes=2048)
     with pytest.raises(RequestTooLargeError, match="at most 2048 \\(MAX_TOOL_SESSION_BYTES\\)"):
         store.check_room("alice", pending(text="x" * 2048))
@@ -209,7 +202,7 @@ def test_submit_whose_save_meets_a_frozen_redis_keeps_its_result(upstream):
             [failed] = answers
             assert failed.status_code == 503
             assert "send the same outputs again" in failed.json()["error"]["message"]
-            app.extensions["redis"].breaker.clock = lambda: time.monotonic() + BREAK_FOR_S
+            services_of(app).redis.breaker.clock = lambda: time.monotonic() + BREAK_FOR_S
             retried = requests.post(f"{base}{BASE}/tools/submit", json=body, headers=headers, timeout=10)
         assert retried.status_code == 200, retried.text
         answer = retried.json()

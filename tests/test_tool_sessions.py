@@ -8,15 +8,8 @@ from errors import ConflictError, NotFoundError
 from services.redis_sessions import RedisSessionStore
 from services.redis_state import make_redis
 from services.tool_sessions import MemorySessionStore
+from tests.conftest import TickClock
 from tests.servers import run_redis
-
-
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +21,7 @@ def redis_client():
 @pytest.fixture(params=["memory", "redis"])
 def make_store(request, redis_client):
     def build(ttl=60, clock=None, **kwargs):
-        clock = clock or Clock()
+        clock = clock or TickClock()
         if request.param == "memory":
             return MemorySessionStore(ttl=ttl, clock=clock)
         return RedisSessionStore(redis_client, ttl, clock=clock, **kwargs)
@@ -41,7 +34,7 @@ def stored(state="requires_action", owner="alice"):
 
 
 def test_claim_save_and_complete(make_store):
-    clock = Clock()
+    clock = TickClock()
     store = make_store(clock=clock)
     sid = store.create(stored())
     session = store.claim(sid, "alice")
@@ -68,7 +61,7 @@ def test_release_keeps_the_session_unchanged(make_store):
 
 
 def test_not_found_cases(make_store):
-    clock = Clock()
+    clock = TickClock()
     store = make_store(clock=clock)
     sid = store.create(stored())
     for session_id, owner in ((sid, "bob"), ("tsess_nope", "alice"), (None, "alice")):
@@ -101,7 +94,7 @@ def test_only_one_of_many_racing_claims_wins(make_store):
 
 
 def test_redis_claim_of_a_dead_worker_lapses(redis_client):
-    clock = Clock()
+    clock = TickClock()
     store = RedisSessionStore(redis_client, 600, claim_lease=100, clock=clock)
     sid = store.create(stored())
     store.claim(sid, "alice")  # the worker holding it dies here
@@ -118,7 +111,7 @@ def test_redis_keys_expire_with_the_ttl(redis_client):
 
 
 def test_memory_store_purges_expired_sessions():
-    clock = Clock()
+    clock = TickClock()
     store = MemorySessionStore(ttl=60, clock=clock)
     store.create(stored())
     clock.now += 60

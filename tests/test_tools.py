@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
+from composition import services_of
 from errors import ConflictError, UpstreamError
 from openrouter_mock import MockOpenRouter
 from services import tool_loop
@@ -346,7 +347,7 @@ def test_failed_model_call_in_invoke_stores_no_session(http, alice, gateway):
     response = invoke(http, alice, "[[fault:error-200]] [[call:get_weather:{}]]")
     assert_error(response, 502, "upstream_error")
     assert_error(invoke(http, alice, "[[fault:finish-error]]"), 502, "upstream_error")
-    assert len(gateway.extensions["tool_sessions"]) == 0
+    assert len(services_of(gateway).tool_sessions) == 0
 
 
 def test_failed_model_call_in_submit_leaves_the_session_as_it_was():
@@ -414,7 +415,7 @@ def test_submit_while_another_is_under_way_is_409(gateway, upstream):
 
 def test_session_expiry(gateway, upstream):
     now = [1_800_000_000.0]
-    gateway.extensions["tool_sessions"] = MemorySessionStore(ttl=60, clock=lambda: now[0])
+    services_of(gateway).tool_sessions = MemorySessionStore(ttl=60, clock=lambda: now[0])
     http, headers = gateway.test_client(), auth(gateway)
     first = ok(invoke(http, headers, "[[call:get_weather:{}]]"), "requires_action", "tool_calls")
     assert first["expires_at"] == "2027-01-15T08:01:00Z"  # 1_800_000_000 + 60 s
@@ -527,14 +528,6 @@ def test_rfc3339():
 
 
 # --------------------------------------------------------------------------- the store's atomic steps
-
-
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
 
 
 def stored(state="requires_action", owner="alice"):

@@ -1,42 +1,13 @@
 """Usage accounting by UTC day and model, the caller's own only, and the daily budget."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
-from tests.conftest import MOCK_KEY, assert_error, make_app, token_for
-from tests.servers import run_redis
-from tests.test_media import WAV, b64
+from tests.conftest import WAV, assert_error, b64, token_for
 
 CHAT = "/api/v2/openrouter/chat/completions"
 USAGE = "/api/v2/openrouter/usage"
-
-
-class Clock:
-    def __init__(self):
-        self.now = datetime(2026, 11, 26, 23, 59, 0, tzinfo=UTC)
-
-    def __call__(self):
-        return self.now
-
-
-@pytest.fixture(params=["memory", "redis"])
-def usage_app(request, upstream):
-    def build(**overrides):
-        base = {"OPENROUTER_BASE_URL": upstream.url, "OPENROUTER_API_KEY": MOCK_KEY, **overrides}
-        if request.param == "redis":
-            base.update(REDIS_URL=redis_url, RATELIMIT_STORAGE_URI=redis_url)
-        app = make_app(**base)
-        app.extensions["usage"].clock = clock
-        return app
-
-    clock = Clock()
-    if request.param == "redis":
-        with run_redis() as (redis_url, _):
-            yield build, clock
-    else:
-        redis_url = None
-        yield build, clock
 
 
 def call(app, text="hi", sub="alice", model="openai/gpt-4o", stream=False):

@@ -14,13 +14,13 @@ from urllib3.exceptions import (
 )
 
 from errors import (
-    NO_RETRY,
     InvalidRequestError,
     PermissionDeniedError,
     RateLimitError,
     RequestTooLargeError,
     UpstreamError,
     UpstreamTimeoutError,
+    UpstreamUnreachableError,
 )
 from redaction import redact_value
 
@@ -105,22 +105,22 @@ def error_for_status(status, error, headers=None):
     if status in (400, 404, 422):
         return InvalidRequestError(message, details=details)
     if status == 401:
-        return UpstreamError("OpenRouter rejected the gateway's API key (401)", headers=NO_RETRY)
+        return UpstreamError("OpenRouter rejected the gateway's API key (401)")
     if status == 402:
-        return UpstreamError(f"OpenRouter credits exhausted (402): {message}", headers=NO_RETRY)
+        return UpstreamError(f"OpenRouter credits exhausted (402): {message}")
     if status == 403 and details and "reasons" in details:
         return PermissionDeniedError(f"Moderation: {message}", details=details)
     if status == 403:
-        return UpstreamError(f"OpenRouter refused the gateway's key (403): {message}", headers=NO_RETRY)
+        return UpstreamError(f"OpenRouter refused the gateway's key (403): {message}")
     if status in (408, 524):
-        return UpstreamTimeoutError(f"OpenRouter timed out ({status}): {message}", headers=NO_RETRY)
+        return UpstreamTimeoutError(f"OpenRouter timed out ({status}): {message}")
     if status == 413:
         return RequestTooLargeError(message, details=details)
     if status == 429:
         return RateLimitError(
             f"OpenRouter rate limit: {message}", retry_after=_retry_after(headers, error), details=details
         )
-    return UpstreamError(f"OpenRouter error ({status}): {message}", details=details, headers=NO_RETRY)
+    return UpstreamError(f"OpenRouter error ({status}): {message}", details=details)
 
 
 def error_from_response(status, content, headers):
@@ -142,7 +142,7 @@ def error_from_exception(exc):
     """Our error for a urllib3 exception: unreachable, silent, or cut off."""
     reason = exc.reason if isinstance(exc, MaxRetryError) else exc
     if isinstance(reason, NewConnectionError | ConnectTimeoutError | NameResolutionError):
-        return UpstreamError("OpenRouter is unreachable: could not open a connection")
+        return UpstreamUnreachableError("OpenRouter is unreachable: could not open a connection")
     if isinstance(reason, ReadTimeoutError):
-        return UpstreamTimeoutError("OpenRouter sent nothing within OPENROUTER_TIMEOUT", headers=NO_RETRY)
-    return UpstreamError("The connection to OpenRouter broke before the answer was complete", headers=NO_RETRY)
+        return UpstreamTimeoutError("OpenRouter sent nothing within OPENROUTER_TIMEOUT")
+    return UpstreamError("The connection to OpenRouter broke before the answer was complete")
