@@ -98,3 +98,19 @@ redis-cli -p "$REDIS_PORT" info stats | tr -d '\r' | grep '^total_commands_proce
 
 $BIN/python bench/report.py --seconds $(( $(date +%s) - STARTED ))
 $BIN/python bench/scale_out.py  # adds its section to RESULTS.md: memory vs Redis, 1 vs 2 workers, side by side
+
+# The other inference APIs beside chat, and a JWKS-verified RS256 token beside HS256 (sections of RESULTS.md).
+{
+  echo
+  echo "## /responses, /messages and /embeddings beside chat (\`bench/inference_routes.py\`, gunicorn + stand-in)"
+  echo
+  echo "The gateway's own time per call (\`X-Gateway-Overhead-Ms\`, upstream wait excluded), 150 calls per row."
+  echo
+  timeout 300 $BIN/python bench/inference_routes.py --calls 150 2>/dev/null | grep '^|'
+  echo
+  echo "## JWKS-verified RS256 beside HS256 (\`bench/jwks_auth.py\`, in process, median µs per request)"
+  echo
+  echo '```'
+  timeout 120 $BIN/python bench/jwks_auth.py 500 2>/dev/null | grep -v '^{'
+  echo '```'
+} >> bench/RESULTS.md
