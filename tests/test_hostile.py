@@ -2,7 +2,9 @@
 sockets, so what once broke stays fixed. Every answer is our JSON envelope with the exact status, never a 500,
 HTML, a redirect, a hang or a secret; the log (LOG_FORMAT=text) has no secret and no forged line.
 
-Other helpers' probes (limits at start-up, claims, slots, gunicorn's own errors) join this module as they land.
+Limits refused at start-up, numeric-string claims and gunicorn's own refusals are probed here too; the false 429
+of back-to-back calls with a cap of one is in test_hosts.py and the frozen Redis under fail-open in
+test_quota_state.py, since each needs a gateway of its own (two hosts on Redis, a paused redis-server).
 """
 
 import base64
@@ -430,3 +432,70 @@ def test_a_redis_freeze_during_a_submit_loses_neither_the_session_nor_the_paid_c
     answer = retried.json()
     assert (answer["status"], answer["message"]["content"]) == ("completed", "Tool results: sunny")
     assert mock_openrouter.hits("/chat/completions") == before + 1  # the paid call was not made twice
+
+
+# --------------------------------------------------------------------------- the other helpers' probes
+
+
+@pytest.mark.parametrize("claim", ["exp", "nbf"])
+def test_numeric_string_times_are_401_every_time(live, claim):
+    now = int(time.time())
+    claims = {"sub": "strings", "exp": now + 600, "nbf": now - 10, claim: str(now + 600 if claim == "exp" else now)}
+    headers = {"Authorization": f"Bearer {pyjwt.encode(claims, SECRET, algorithm='HS256')}"}
+    for _ in range(2):  # once was fine and the second call a 500 (the verified-token cache)
+        error_of(call(live, "GET", "/models", headers=headers), 401, "authentication_error")
+
+
+def _raw(live, request):
+    """Send raw bytes to the gateway; its status line and JSON body."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(live[0])
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(request)
+        answer = b""
+        try:
+            while chunk := sock.recv(65536):
+                answer += chunk
+        except ConnectionResetError:  # the server closed with our unread bytes still queued: its answer came first
+            pass
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert MOCK_KEY.encode() not in answer
+    return int(head.split(b" ", 2)[1]), head, body
+
+
+@pytest.mark.parametrize(
+    ("extra", "status"),
+    [
+        ("Authorization: Bearer " + "a" * 133_000 + "\r\n", 431),
+        ("X-Request-ID: " + "r" * 10_000 + "\r\n", 431),
+        ("".join(f"X-H{i}: v\r\n" for i in range(150)), 431),
+        ("X-Bad: a\x01b\r\n", 400),
+    ],
+)
+def test_gunicorns_own_refusals_are_our_json(live, extra, status):
+    request = f"GET {API}/models HTTP/1.1\r\nHost: x\r\n{extra}Connection: close\r\n\r\n".encode("latin-1")
+    code, head, body = _raw(live, request)
+    assert code == status
+    assert b"Content-Type: application/json" in head
+    assert orjson.loads(body)["error"]["code"] == status
+
+
+def test_a_request_line_too_long_is_our_json_414(live):
+    code, head, body = _raw(live, f"GET {API}/models?{'q' * 9000} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    assert code == 414 and orjson.loads(body)["error"]["code"] == 414
+
+
+@pytest.mark.parametrize("setting", ["RATELIMIT_CHAT", "RATELIMIT_EMBEDDINGS"])
+def test_a_malformed_limit_refuses_to_start_naming_it(setting, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {"GATEWAY_ENV": "production", "JWT_SECRET_KEY": SECRET, setting: "ten per minute", "REDIS_URL": ""}
+    code = "from app import create_app; create_app()"
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert setting in done.stderr.splitlines()[-1]  # the error names the setting
