@@ -341,21 +341,25 @@ FAULT_STATUS = {
 SECRET = "live-test-secret-" + "0" * 32
 
 
-@pytest.fixture(scope="module")
-def live(mock_openrouter, tmp_path_factory):
-    log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
-    env = {
+def live_env(upstream_url, secret=SECRET, **overrides):
+    """The environment of a production gateway under gunicorn in front of the stand-in at `upstream_url`."""
+    return {
         "GATEWAY_ENV": "production",
-        "JWT_SECRET_KEY": SECRET,
-        "OPENROUTER_BASE_URL": mock_openrouter.url,
+        "JWT_SECRET_KEY": secret,
+        "OPENROUTER_BASE_URL": upstream_url,
         "OPENROUTER_API_KEY": MOCK_KEY,
         "LOG_LEVEL": "DEBUG",
         "LOG_FORMAT": "json",
         "GUNICORN_THREADS": "8",
-        "RATELIMIT_CHAT": "1000/minute",
-        "RATELIMIT_STREAMING": "1000/minute",
         "REDIS_URL": "",
+        **overrides,
     }
+
+
+@pytest.fixture(scope="module")
+def live(mock_openrouter, tmp_path_factory):
+    log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
+    env = live_env(mock_openrouter.url, RATELIMIT_CHAT="1000/minute", RATELIMIT_STREAMING="1000/minute")
     with run_gunicorn(env, log_path=log) as (base, proc):
         yield base, log
     assert MOCK_KEY not in log.read_text(), "the OpenRouter key appeared in a log line"

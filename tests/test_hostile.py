@@ -16,7 +16,7 @@ import orjson
 import pytest
 import requests
 
-from tests.conftest import FAULT_STATUS, MOCK_KEY, PNG, WAV
+from tests.conftest import FAULT_STATUS, MOCK_KEY, PNG, WAV, live_env
 from tests.servers import run_gunicorn
 
 SECRET = "hostile-test-secret-" + "7" * 32
@@ -30,21 +30,16 @@ FORGED = "2026-01-01 00:00:00,000 INFO gateway.access [forged] GET /admin 200"
 @pytest.fixture(scope="module")
 def live(mock_openrouter, tmp_path_factory):
     log = tmp_path_factory.mktemp("hostile") / "gunicorn.log"
-    env = {
-        "GATEWAY_ENV": "production",
-        "JWT_SECRET_KEY": SECRET,
-        "OPENROUTER_BASE_URL": mock_openrouter.url,
-        "OPENROUTER_API_KEY": MOCK_KEY,
-        "LOG_LEVEL": "DEBUG",
-        "LOG_FORMAT": "text",
-        "GUNICORN_THREADS": "8",
-        "REDIS_URL": "",
-        "MAX_TOOL_SESSIONS_PER_USER": str(CAP),
-        "MAX_TOOL_SESSION_BYTES": str(SESSION_BYTES),
-        **{
-            f"RATELIMIT_{name}": "10000/minute" for name in ("CHAT", "STREAMING", "VISION", "AUDIO", "FUNCTION_CALLING")
-        },
-    }
+    buckets = ("CHAT", "STREAMING", "VISION", "AUDIO", "FUNCTION_CALLING")
+    limits = {f"RATELIMIT_{name}": "10000/minute" for name in buckets}
+    env = live_env(
+        mock_openrouter.url,
+        SECRET,
+        LOG_FORMAT="text",
+        MAX_TOOL_SESSIONS_PER_USER=str(CAP),
+        MAX_TOOL_SESSION_BYTES=str(SESSION_BYTES),
+        **limits,
+    )
     with run_gunicorn(env, log_path=log) as (base, proc):
         yield base, log
     text = log.read_text()
