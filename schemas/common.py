@@ -1,6 +1,5 @@
 """Request body parsing shared by every view, and the schemas every module uses."""
 
-import threading
 from functools import wraps
 
 import orjson
@@ -15,7 +14,7 @@ SEND_JSON = "Send the body as JSON with 'Content-Type: application/json'"
 # wrappers (tool sessions, the upstream request) must stay far below that, and no real request comes near 64.
 MAX_JSON_DEPTH = 64
 ORJSON_MAX_DEPTH = 254  # orjson.dumps refuses anything deeper
-_WRAPPERS = threading.local()
+_FREE_WRAPPERS = {}  # depth → wrappers not in use (list.pop and append are atomic: safe for threads and greenlets)
 
 
 def json_body():
@@ -24,13 +23,15 @@ def json_body():
     if body is None:
         if not request.is_json:
             raise InvalidRequestError(SEND_JSON)
+        raw = _body_bytes()
         try:
-            body = orjson.loads(_body_bytes())
+            body = orjson.loads(raw)
         except orjson.JSONDecodeError:
             raise InvalidRequestError("Request body is not valid JSON") from None
         if not isinstance(body, dict):
             raise InvalidRequestError("Request body must be a JSON object")
-        check_nesting(body)
+        if raw.count(b"{") + raw.count(b"[") > MAX_JSON_DEPTH:  # fewer openings cannot nest that deep
+            check_nesting(body)
         g.json_body = body
     return body
 
@@ -52,7 +53,12 @@ def _within(value, levels):
     of millions of tiny arrays): wrapped in enough lists to bring the limit up to orjson's own, it serialises
     exactly when the value is shallow enough. JSON from orjson.loads has nothing else orjson.dumps can refuse.
     """
-    outer, inner = _wrapper(ORJSON_MAX_DEPTH - levels)
+    count = ORJSON_MAX_DEPTH - levels
+    free = _FREE_WRAPPERS.setdefault(count, [])
+    try:
+        outer, inner = free.pop()
+    except IndexError:
+        outer, inner = _wrapper(count)
     inner.append(value)
     try:
         orjson.dumps(outer)
@@ -60,19 +66,17 @@ def _within(value, levels):
         return False
     finally:
         inner.clear()
+        free.append((outer, inner))
     return True
 
 
 def _wrapper(count):
-    """`count` nested lists (outermost, innermost), built once per thread (or greenlet) and depth."""
-    made = _WRAPPERS.__dict__
-    if count not in made:
-        outer = inner = []
-        for _ in range(max(0, count - 1)):
-            inner.append([])
-            inner = inner[0]
-        made[count] = (outer, inner)
-    return made[count]
+    """`count` nested lists: (outermost, innermost)."""
+    outer = inner = []
+    for _ in range(max(0, count - 1)):
+        inner.append([])
+        inner = inner[0]
+    return outer, inner
 
 
 def _too_deep_at(body, limit):

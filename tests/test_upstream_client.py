@@ -1,5 +1,8 @@
 """The OpenRouter client on its own: GETs retried with backoff, POSTs never re-sent, failures mapped."""
 
+import http.server
+import threading
+
 import pytest
 
 from errors import ServiceUnavailableError, UpstreamError, UpstreamTimeoutError
@@ -79,6 +82,30 @@ def test_proxies_are_resolved_once_from_the_environment(monkeypatch, upstream):
     assert upstream.hits("/chat/completions") == 1
 
 
-def test_the_session_keeps_no_cookies(upstream):
-    client = client_for(upstream.url)
-    assert client.session.cookies.get_policy().allowed_domains() == ()
+def test_the_session_keeps_no_cookies():
+    seen = []
+
+    class SetsCookies(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            seen.append(self.headers.get("Cookie"))
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = b'{"id":"x","choices":[]}'
+            self.send_response(200)
+            self.send_header("Set-Cookie", "session=abc; Path=/")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SetsCookies)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = client_for(f"http://127.0.0.1:{server.server_address[1]}/api/v1")
+        for _ in range(2):
+            client.post_chat(b'{"messages":[{"role":"user","content":"hi"}]}')
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen == [None, None] and len(client.session.cookies) == 0
