@@ -97,6 +97,13 @@ class ClientConnection:
             self.head_deadline = None
         self._worker.idle[self] = time.monotonic()
 
+    def sendall(self, data):
+        """Nearly every write (an event, a small answer) fits the socket's buffer: one send(), and gevent's
+        sendall (which asks the kernel for the buffer's size first) only for what did not fit."""
+        sent = self._sock.send(data)
+        if sent < len(data):
+            self._sock.sendall(memoryview(data)[sent:])
+
     def head_read(self):
         """The request head is in; reads from now on are the body's."""
         self.reading_head, self.first_request = False, False

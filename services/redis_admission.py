@@ -64,7 +64,8 @@ return 1
 """
 
 # After the call: give the slot back and add each model call's usage to the user's day (`model|field` counters),
-# in one command, so settling costs one round trip and a single reply to parse.
+# in one command sent without waiting for its reply (CLIENT REPLY SKIP), so settling costs no round trip. It is
+# sent as EVAL, not EVALSHA: a reply-less NOSCRIPT (Redis restarted) would go unseen; EVAL loads it again.
 SETTLE = """
 if ARGV[1] ~= '' then redis.call('ZREM', KEYS[1], ARGV[1]) end
 local rows = (#ARGV - 4) / 5
@@ -138,7 +139,6 @@ class RedisAdmission:
         self._admit = client.register_script(ADMIT)
         self._renew = client.register_script(RENEW)
         self._held = client.register_script(HELD)
-        self._settle = client.register_script(SETTLE)
 
     def admit(self, window=None, slot=None, budget_key="", budget=None):
         """Check and take what is given, atomically, in one round trip."""
@@ -164,7 +164,7 @@ class RedisAdmission:
         for row in rows:
             args.extend(row)
         keys = [slot_key, usage_key if rows else UNUSED, users_key if rows else UNUSED]
-        self._settle(keys=keys, args=args)
+        self.client.send_without_reply("EVAL", SETTLE, len(keys), *keys, *args)
 
     def renew(self, key, token, lease):
         """Extend a held slot's lease (long streams); False when it is no longer held."""

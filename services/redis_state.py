@@ -9,10 +9,19 @@ import time
 
 import redis
 from redis.backoff import NoBackoff
+from redis.connection import DefaultParser
 from redis.exceptions import NoScriptError
 from redis.retry import Retry
 
 from errors import RedisUnavailableError
+
+try:  # under gevent, select.poll goes through the hub; the real one answers a zero-timeout poll in a syscall
+    from gevent.monkey import get_original
+
+    _poll = get_original("select", "poll")
+except ImportError:  # pragma: no cover - gevent is a dependency
+    from select import poll as _poll
+from select import POLLIN
 
 # A frozen Redis (SIGSTOP) accepts connections and never answers: two 0.3 s attempts stay under a second.
 REDIS_OPTIONS = {
@@ -21,6 +30,21 @@ REDIS_OPTIONS = {
     "retry": Retry(NoBackoff(), 1),
     "health_check_interval": 0,
 }
+
+
+class Parser(DefaultParser):  # hiredis's (requirements.txt): its reader parses in C
+    """redis-py's parser, whose check that a pooled connection is clean before each command (nothing unread, not
+    closed) asks one real poll(2) when nothing is buffered, instead of a poll object of the gevent hub."""
+
+    def can_read(self, timeout=0):
+        sock, reader = getattr(self, "_sock", None), getattr(self, "_reader", None)
+        tls_buffered = sock is not None and getattr(sock, "pending", None) and sock.pending()
+        if timeout == 0 and sock is not None and reader is not None and not reader.has_data() and not tls_buffered:
+            poller = _poll()
+            poller.register(sock.fileno(), POLLIN)
+            if not poller.poll(0):
+                return False  # nothing buffered, nothing on the socket: clean
+        return super().can_read(timeout)
 
 
 BREAK_FOR_S = 5.0
@@ -65,6 +89,22 @@ class GuardedRedis(redis.Redis):
 
     def execute_command(self, *args, **options):
         return translated(self.breaker, super().execute_command, *args, **options)
+
+    def send_without_reply(self, *command):
+        """Send one command and do not wait: `CLIENT REPLY SKIP` before it tells Redis to answer nothing.
+
+        Redis runs a connection's commands in the order they arrive, and it reads connections in the order their
+        bytes came, so anything this worker (or a client it answered) sends afterwards sees the command's effect.
+        What is lost is only the reply, and with it a script's own error: such a command must not depend on it.
+        """
+        return translated(self.breaker, self._send_skipping_reply, command)
+
+    def _send_skipping_reply(self, command):
+        connection = self.connection_pool.get_connection()
+        try:
+            connection.send_packed_command(connection.pack_commands([("CLIENT", "REPLY", "SKIP"), command]))
+        finally:
+            self.connection_pool.release(connection)
 
     def pipeline(self, transaction=True, shard_hint=None):
         pipe = super().pipeline(transaction, shard_hint)
@@ -121,7 +161,7 @@ def make_redis(url, max_connections=64):
     `url` may be `redis://`, `rediss://` (TLS; `?ssl_ca_certs=…` for a private CA) or `unix://`, with an ACL
     user and password (`rediss://user:password@host:port/0`).
     """
-    pool = BoundedPool.from_url(url, max_connections=max_connections, **REDIS_OPTIONS)
+    pool = BoundedPool.from_url(url, max_connections=max_connections, parser_class=Parser, **REDIS_OPTIONS)
     client = GuardedRedis(connection_pool=pool)
     client.auto_close_connection_pool = True
     return client

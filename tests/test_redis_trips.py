@@ -1,4 +1,5 @@
-"""What a call costs Redis: at most two network round trips (one before the upstream call, one after)."""
+"""What a call costs Redis: one network round trip before the upstream call, and after it one command sent
+without waiting for a reply (CLIENT REPLY SKIP, then the settlement script)."""
 
 import pytest
 import redis
@@ -46,7 +47,7 @@ def app_on(url, upstream, **overrides):
         ("/chat/completions", {**BODY, "stream": True}),
     ],
 )
-def test_a_chat_call_is_two_round_trips(redis_url, upstream, path, body):
+def test_a_chat_call_is_one_round_trip_and_one_reply_less_write(redis_url, upstream, path, body):
     app = app_on(redis_url, upstream, USER_DAILY_BUDGET_USD=5.0)
     client, headers = app.test_client(), {"Authorization": f"Bearer {token_for(app, 'trips')}"}
     probe = redis.Redis.from_url(redis_url)
@@ -60,11 +61,13 @@ def test_a_chat_call_is_two_round_trips(redis_url, upstream, path, body):
     call()  # warm: the pool's connection is open and the scripts are loaded
     reads, calls = cost_of(probe, call)
     assert reads <= 2, calls
-    # Before: one script (window, budget, slot). After: one script (slot release, usage counters).
-    assert calls["evalsha"] == 2
+    # Before: one script (window, budget, slot). After: one script (slot release, usage counters) whose reply
+    # Redis skips, so nothing waits for it.
+    assert calls["evalsha"] == 1 and calls["eval"] == 1 and calls["client|reply"] == 1
     assert calls["zrem"] == 1 and calls["hincrby"] == 3 and calls["hincrbyfloat"] == 1
     assert "ping" not in calls and "get" not in calls
     assert services_of(app).concurrency.held("trips") == 0
+    assert services_of(app).usage.report("trips", 1)["totals"]["requests"] == 2  # warm call and this one
 
 
 def test_a_tool_loop_settles_every_model_call_in_one_trip(redis_url, upstream):
@@ -82,9 +85,9 @@ def test_a_tool_loop_settles_every_model_call_in_one_trip(redis_url, upstream):
     call()
     reads, calls = cost_of(probe, call)
     # Admission; the session store's room check and its capped write (two scripts, redis_sessions.py); one
-    # settlement for both model calls.
+    # reply-less settlement for both model calls.
     assert reads <= 4, calls
-    assert calls["evalsha"] == 4
+    assert calls["evalsha"] == 3 and calls["eval"] == 1
     assert calls["hincrby"] == 6 and calls["zrem"] == 1
 
 
@@ -99,9 +102,9 @@ def test_limits_read_from_the_hit_not_a_second_script(redis_url, upstream):
     def call():
         seen.append(client.post(API + "/chat/completions", json=BODY, headers=headers))
 
-    for scripts in (2, 2, 1):  # the refused call is only the admission: nothing to settle
+    for settled in (1, 1, 0):  # the refused call is only the admission: nothing to settle
         reads, calls = cost_of(probe, call)
-        assert calls["evalsha"] == scripts and reads <= scripts
+        assert calls["evalsha"] == 1 and calls.get("eval", 0) == settled and reads <= 1 + settled
     assert [r.status_code for r in seen] == [200, 200, 429]
     assert [r.headers["X-RateLimit-Remaining"] for r in seen] == ["1", "0", "0"]
     assert 1 <= int(seen[2].headers["Retry-After"]) <= 61
