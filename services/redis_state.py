@@ -12,7 +12,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError
 from redis.retry import Retry
 
-from errors import RedisUnavailableError
+from core.errors import RedisUnavailableError
 
 # A frozen Redis (SIGSTOP) accepts connections and never answers: two 0.3 s attempts stay under a second.
 REDIS_OPTIONS = {

@@ -16,10 +16,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from werkzeug.test import EnvironBuilder
 
 from app import create_app
-from cli import mint_token
-from composition import services_of
-from config import TestConfig
+from core.config import TestConfig
 from tests.servers import run_gunicorn, run_redis
+from webapp.cli import mint_token
+from webapp.composition import services_of
 
 MOCK_KEY = "sk-or-v1-" + "c0ffee" * 10 + "abcd"
 
@@ -290,7 +290,7 @@ def upstream_pool(app, url):
     """The urllib3 connection pool under the upstream client's requests session for `url`'s host."""
     import requests
 
-    from composition import services_of
+    from webapp.composition import services_of
 
     client = services_of(app).client
     request = requests.Request("POST", url).prepare()

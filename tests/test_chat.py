@@ -2,9 +2,9 @@
 
 import pytest
 
-from auth import end_user_id
 from tests.conftest import MOCK_KEY, assert_error, make_app, token_for
 from tests.servers import free_port
+from webapp.auth import end_user_id
 
 CHAT = "/api/v2/openrouter/chat/completions"
 

@@ -3,8 +3,8 @@
 import orjson
 import pytest
 
-from composition import services_of
 from tests.conftest import MOCK_KEY, assert_error, idle_sockets, make_app, token_for, upstream_pool
+from webapp.composition import services_of
 
 CHAT = "/api/v2/openrouter/chat/completions"
 STREAM = "/api/v2/openrouter/chat/stream"

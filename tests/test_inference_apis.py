@@ -3,8 +3,8 @@
 import orjson
 import pytest
 
-from auth import end_user_id
 from tests.conftest import MOCK_KEY, assert_error, idle_sockets, make_app, samples, token_for, upstream_pool, value
+from webapp.auth import end_user_id
 
 BASE = "/api/v2/openrouter"
 RESPONSES, MESSAGES, EMBEDDINGS = f"{BASE}/responses", f"{BASE}/messages", f"{BASE}/embeddings"

@@ -8,10 +8,10 @@ import requests
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 
-from composition import services_of
 from services.catalogue import PREMIUM_TIERS, USE_CASES
 from tests.conftest import MOCK_KEY, assert_error, make_app, token_for
 from tests.servers import free_port, serve_app
+from webapp.composition import services_of
 
 BASE = "/api/v2/openrouter"
 PREMIUM = list(PREMIUM_TIERS)

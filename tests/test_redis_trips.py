@@ -3,9 +3,9 @@
 import pytest
 import redis
 
-from composition import services_of
 from tests.conftest import MOCK_KEY, make_app, token_for
 from tests.servers import run_redis
+from webapp.composition import services_of
 
 API = "/api/v2/openrouter"
 BODY = {"messages": [{"role": "user", "content": "hi"}]}

@@ -9,13 +9,13 @@ import time
 import pytest
 import requests
 
-from composition import services_of
-from errors import RateLimitError, RequestTooLargeError, ServiceUnavailableError
+from core.errors import RateLimitError, RequestTooLargeError, ServiceUnavailableError
 from services.redis_sessions import RedisSessionStore
 from services.redis_state import BREAK_FOR_S, make_redis
 from services.tool_sessions import MemorySessionStore
 from tests.conftest import MOCK_KEY, TickClock, assert_error, make_app, token_for
 from tests.servers import run_redis, serve_app
+from webapp.composition import services_of
 
 BASE = "/api/v2/openrouter"
 MODEL = "openai/gpt-4o"

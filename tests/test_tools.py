@@ -8,14 +8,14 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from composition import services_of
-from errors import ConflictError, UpstreamError
+from core.errors import ConflictError, UpstreamError
 from openrouter_mock import MockOpenRouter
 from services import tool_loop
 from services.builtins import BUILTIN_TOOLS
 from services.tool_sessions import MemorySessionStore
 from tests.conftest import MOCK_KEY, assert_error, make_app, token_for
 from tests.servers import serve_app
+from webapp.composition import services_of
 
 BASE = "/api/v2/openrouter"
 MODEL = "openai/gpt-4o"

@@ -16,8 +16,8 @@ from requests.utils import get_environ_proxies
 from urllib3.exceptions import HTTPError
 from urllib3.util.retry import Retry
 
-from errors import NO_RETRY, ServiceUnavailableError, UpstreamError, UpstreamTimeoutError
-from metrics import UPSTREAM_ERRORS, UPSTREAM_LATENCY
+from core.errors import NO_RETRY, ServiceUnavailableError, UpstreamError, UpstreamTimeoutError
+from core.metrics import UPSTREAM_ERRORS, UPSTREAM_LATENCY
 from upstream.errors import error_from_exception, error_from_response
 
 # Only a connection that could not be opened is tried again: once a byte of a POST may have reached

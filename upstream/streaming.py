@@ -6,7 +6,7 @@ import socket
 import orjson
 from urllib3.exceptions import HTTPError, ReadTimeoutError
 
-from errors import ServiceUnavailableError, UpstreamError, UpstreamTimeoutError
+from core.errors import ServiceUnavailableError, UpstreamError, UpstreamTimeoutError
 from upstream.client import close, finish
 from upstream.errors import error_from_chunk
 
