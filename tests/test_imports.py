@@ -90,3 +90,19 @@ def test_no_test_module_imports_another():
                 offenders.append(f"{path.name} imports {dep}")
     assert offenders == []
 
+
+def test_the_top_level_holds_only_the_stack_names():
+    """app.py and gunicorn.conf.py; every other module sits in a package named for its role."""
+    assert sorted(path.name for path in ROOT.glob("*.py")) == ["app.py", "gunicorn.conf.py"]
+    for init in sorted(ROOT.glob("*/__init__.py")):
+        assert ast.get_docstring(ast.parse(init.read_text())), f"{init.parent.name}/__init__.py says what it is for"
+
+
+def test_only_the_factory_imports_blueprints():
+    importers = sorted(
+        name
+        for name, path in _modules().items()
+        if name.split(".")[0] != "blueprints"
+        and any(dep == "blueprints" or dep.startswith("blueprints.") for dep in _imports(path))
+    )
+    assert importers == ["app"]
