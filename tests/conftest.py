@@ -365,12 +365,13 @@ def live(mock_openrouter, tmp_path_factory):
     assert MOCK_KEY not in log.read_text(), "the OpenRouter key appeared in a log line"
 
 
-def live_token(sub="alice"):
-    return pyjwt.encode({"sub": sub, "exp": int(time.time()) + 600}, SECRET, algorithm="HS256")
+def live_token(sub="alice", secret=SECRET, ttl=600, **claims):
+    """An HS256 token for a gateway started with `live_env(..., secret)`."""
+    return pyjwt.encode({"sub": sub, "exp": int(time.time()) + ttl, **claims}, secret, algorithm="HS256")
 
 
-def live_auth(sub="alice"):
-    return {"Authorization": f"Bearer {live_token(sub)}"}
+def live_auth(sub="alice", secret=SECRET, ttl=600):
+    return {"Authorization": f"Bearer {live_token(sub, secret, ttl)}"}
 
 
 def read_events(response):
