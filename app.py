@@ -6,19 +6,19 @@ from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import RequestRedirect
 
-import logs
-import redaction
-from auth import init_jwt, resolve_jwt_settings
-from cli import register_cli
-from composition import install
-from config import Config
-from error_handlers import register_error_handlers
-from errors import NotFoundError
-from extensions import jwt, limiter
-from json_provider import OrjsonProvider
-from quota_state import APP_STORAGE, current_tier, limits_from_views
-from quotas import rate_limit_headers
+from core import redaction
+from core.config import Config
+from core.errors import NotFoundError
 from services.health import is_loopback
+from webapp import logs
+from webapp.auth import init_jwt, resolve_jwt_settings
+from webapp.cli import register_cli
+from webapp.composition import install
+from webapp.error_handlers import register_error_handlers
+from webapp.extensions import jwt, limiter
+from webapp.json_provider import OrjsonProvider
+from webapp.quota_state import APP_STORAGE, current_tier, limits_from_views
+from webapp.quotas import rate_limit_headers
 
 API_PREFIX = "/api/v2/openrouter"
 VERSION = "2.0.0"
@@ -41,7 +41,7 @@ def create_app(config=None):
     app.config["VERSION"] = VERSION
     jwt_settings, decode_key = resolve_jwt_settings(cfg)
     app.config.update(jwt_settings)
-    # flask-limiter forwards to this app's own storage (quota_state.py); the configured URI stays readable here.
+    # flask-limiter forwards to this app's own storage (webapp/quota_state.py); the configured URI stays readable here.
     app.config["QUOTA_STORAGE_URI"], app.config["RATELIMIT_STORAGE_URI"] = cfg.RATELIMIT_STORAGE_URI, APP_STORAGE
     if cfg.TRUSTED_PROXIES > 0:
         hops = cfg.TRUSTED_PROXIES

@@ -1,7 +1,7 @@
 """gunicorn settings: `gunicorn -c gunicorn.conf.py` alone starts the gateway.
 
 This file runs in the master before any worker exists, and a gevent worker must monkey-patch the standard
-library before anything that holds sockets, locks or SSL contexts is imported: so only `config` (os, secrets,
+library before anything that holds sockets, locks or SSL contexts is imported: so only `core.config` (os, secrets,
 dotenv) is imported here, never the app, requests, urllib3 or redis. `preload_app` stays off for the same
 reason: each worker loads the app after it has patched.
 """
@@ -11,7 +11,7 @@ import os
 import shutil
 import tempfile
 
-from config import Config, read_environment
+from core.config import Config, read_environment
 
 _env = read_environment()  # the environment over .env, as for the app's own settings
 _cfg = Config(_env)
@@ -22,7 +22,7 @@ wsgi_app = "app:create_app()"
 # The app stays plain synchronous Flask. GUNICORN_WORKER_CLASS=gthread brings back threads.
 _worker = (_env.get("GUNICORN_WORKER_CLASS") or "gevent").strip()
 if _worker == "gevent":
-    worker_class = "gevent_worker.GatewayWorker"  # gunicorn's gevent worker plus slow-client and shutdown care
+    worker_class = "server.gevent_worker.GatewayWorker"  # gunicorn's gevent worker plus slow-client and shutdown care
     worker_connections = _cfg.GUNICORN_WORKER_CONNECTIONS
 else:
     worker_class = _worker
@@ -31,7 +31,7 @@ else:
 workers = int(_env.get("WEB_CONCURRENCY") or os.cpu_count() or 1) if _cfg.REDIS_URL else 1
 bind = _env.get("BIND") or f"0.0.0.0:{_env.get('PORT') or '8000'}"
 # A deploy waits for running calls to finish rather than cutting them; streams still running at the end
-# are closed with an error event and [DONE] (gevent_worker.py).
+# are closed with an error event and [DONE] (server/gevent_worker.py).
 graceful_timeout = int(_env.get("GUNICORN_GRACEFUL_TIMEOUT") or int(_cfg.OPENROUTER_TIMEOUT / 1000) + 10)
 # `timeout` is gunicorn's worker heartbeat, not a per-request limit: a gevent worker reports alive once a
 # second from its loop, so this only fires when one step held the CPU (or the worker hung) for 30 s.

@@ -10,15 +10,15 @@ OUT = HERE / "out"
 # optional exclusion.
 BUCKETS = (
     ("the whole Flask request (ProxyFix → view → after_request)", "Flask.wsgi_app"),
-    ("JWT check (flask-jwt-extended + PyJWT)", "authenticate (auth.py"),
+    ("JWT check (flask-jwt-extended + PyJWT)", "authenticate (webapp/auth.py"),
     ("rate limit (flask-limiter, moving window)", "Limiter._check_request_limit"),
     ("body validation (marshmallow fields)", "load_present (schemas/common.py"),
     ("upstream call (urllib3 pool)", "OpenRouterClient.post_chat"),
     ("  of which waiting for and parsing the answer (getresponse)", "HTTPConnection.getresponse (urllib3"),
     ("access log line (logs.finish_request write_line)", "finish_request.<locals>.write_line"),
-    ("request id + clock (logs.start_request)", "start_request (logs.py"),
+    ("request id + clock (logs.start_request)", "start_request (webapp/logs.py"),
     ("in-memory moving window (services/quota_storage.py)", "LeanMemoryStorage"),
-    ("metrics (prometheus-client)", "observe_request (metrics.py"),
+    ("metrics (prometheus-client)", "observe_request (core/metrics.py"),
     ("gunicorn around the app (parse the request, write the response)", "ThreadWorker.handle", "Flask.wsgi_app"),
     ("gunicorn's main loop (accept, poll, keep-alive)", "ThreadWorker.run"),
 )

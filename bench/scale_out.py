@@ -28,12 +28,8 @@ BIN = Path(sys.executable).parent
 RESULT = re.compile(r"^BENCH_RESULT (.*)$", re.M)
 BEGIN, END = "<!-- scale-out: begin -->", "<!-- scale-out: end -->"
 MODES = ("memory-1w", "redis-1w", "redis-2w")
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+sys.path.insert(0, str(ROOT))
+from tests.servers import free_port, stop  # noqa: E402
 
 
 def wait_port(port, proc, seconds=20):
@@ -56,12 +52,7 @@ def started(cmd, port, env=None, log=None):
             wait_port(port, proc)
             yield proc
         finally:
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+            stop(proc, 20)
 
 
 def wrk(url, token, connections, seconds):

@@ -2,12 +2,12 @@
 
 from flask import Blueprint
 
-from auth import require_user
 from blueprints.model_answers import MODEL_CALL_ERRORS, media_answer
-from openapi import doc
-from quotas import audio_quota, checks_daily_budget, holds_concurrency_slot
 from schemas.media import ANSWER, AudioFormSchema, AudioRequestSchema
 from services.media_requests import audio_body
+from webapp.auth import require_user
+from webapp.openapi import doc
+from webapp.quotas import audio_quota, checks_daily_budget, holds_concurrency_slot
 
 bp = Blueprint("audio", __name__)
 CONTENT = {"application/json": {"schema": AudioRequestSchema}, "multipart/form-data": {"schema": AudioFormSchema}}

@@ -2,12 +2,12 @@
 
 from flask import Blueprint
 
-from auth import require_user
 from blueprints.model_answers import MODEL_CALL_ERRORS, answer, stream_response
-from openapi import doc
-from quotas import chat_quota, checks_daily_budget, holds_concurrency_slot, streaming_quota
 from schemas.chat import ChatRequestSchema
 from schemas.common import SSE_EVENT, validate_input, validated, validated_body
+from webapp.auth import require_user
+from webapp.openapi import doc
+from webapp.quotas import chat_quota, checks_daily_budget, holds_concurrency_slot, streaming_quota
 
 bp = Blueprint("chat", __name__)
 CHAT_REQUEST = ChatRequestSchema()

@@ -3,8 +3,8 @@
 from flask import Blueprint, current_app, jsonify, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
-from composition import current_services
-from openapi import build_spec
+from webapp.composition import current_services
+from webapp.openapi import build_spec
 
 bp = Blueprint("docs", __name__)
 

@@ -2,13 +2,13 @@
 
 from flask import Blueprint
 
-from auth import require_user
 from blueprints.model_answers import MODEL_CALL_ERRORS, completion_response
-from openapi import doc
-from quotas import checks_daily_budget, embeddings_quota, holds_concurrency_slot
 from schemas.common import validate_input, validated, validated_body
 from schemas.inference_apis import EmbeddingsRequestSchema
 from services.apis import EMBEDDINGS_API
+from webapp.auth import require_user
+from webapp.openapi import doc
+from webapp.quotas import checks_daily_budget, embeddings_quota, holds_concurrency_slot
 
 bp = Blueprint("embeddings", __name__)
 EMBEDDINGS_REQUEST = EmbeddingsRequestSchema()

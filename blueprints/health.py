@@ -4,8 +4,8 @@ import time
 
 from flask import Blueprint, current_app, jsonify
 
-from composition import current_services
-from openapi import doc
+from webapp.composition import current_services
+from webapp.openapi import doc
 
 bp = Blueprint("health", __name__)
 

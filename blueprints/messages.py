@@ -6,13 +6,13 @@ errors here are in Anthropic's envelope, so those clients raise the right except
 
 from flask import Blueprint, g, request
 
-from auth import require_user
 from blueprints.model_answers import MODEL_CALL_ERRORS, answer, named_events_answer
-from openapi import doc
-from quotas import chat_quota, checks_daily_budget, holds_concurrency_slot
 from schemas.common import validate_input, validated, validated_body
 from schemas.inference_apis import MessagesRequestSchema
 from services.apis import MESSAGES_API
+from webapp.auth import require_user
+from webapp.openapi import doc
+from webapp.quotas import chat_quota, checks_daily_budget, holds_concurrency_slot
 
 bp = Blueprint("messages", __name__)
 MESSAGES_REQUEST = MessagesRequestSchema()

@@ -4,9 +4,9 @@ import hmac
 
 from flask import Blueprint, current_app, request
 
-from errors import AuthenticationError
-from metrics import exposition
-from openapi import doc
+from core.errors import AuthenticationError
+from core.metrics import exposition
+from webapp.openapi import doc
 
 bp = Blueprint("metrics", __name__)
 

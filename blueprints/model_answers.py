@@ -8,13 +8,13 @@ import time
 
 from flask import Response, current_app, g, request
 
-from auth import end_user_id
-from composition import current_services
-from metrics import FIRST_CHUNK, STREAMS
+from core.metrics import FIRST_CHUNK, STREAMS
 from schemas.media import media_request
 from services import model_calls
 from services.apis import CHAT
 from upstream.streaming import DONE, relay
+from webapp.auth import end_user_id
+from webapp.composition import current_services
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 # What a model call can answer besides 200, for the OpenAPI document of each route that makes one.

@@ -2,12 +2,12 @@
 
 from flask import Blueprint, current_app, request
 
-from auth import require_user
-from composition import current_services
-from errors import NotFoundError
-from openapi import doc
+from core.errors import NotFoundError
 from schemas.models import ModelListQuerySchema, ModelListSchema, ModelSchema, RecommendationsSchema, list_filters
 from services.catalogue import USE_CASES
+from webapp.auth import require_user
+from webapp.composition import current_services
+from webapp.openapi import doc
 
 bp = Blueprint("models", __name__)
 

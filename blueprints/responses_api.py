@@ -2,13 +2,13 @@
 
 from flask import Blueprint
 
-from auth import require_user
 from blueprints.model_answers import MODEL_CALL_ERRORS, answer, named_events_answer
-from openapi import doc
-from quotas import chat_quota, checks_daily_budget, holds_concurrency_slot
 from schemas.common import validate_input, validated, validated_body
 from schemas.inference_apis import ResponsesRequestSchema
 from services.apis import RESPONSES_API
+from webapp.auth import require_user
+from webapp.openapi import doc
+from webapp.quotas import chat_quota, checks_daily_budget, holds_concurrency_slot
 
 bp = Blueprint("responses", __name__)
 RESPONSES_REQUEST = ResponsesRequestSchema()

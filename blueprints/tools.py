@@ -4,15 +4,15 @@ import time
 
 from flask import Blueprint, current_app, g, jsonify
 
-from auth import require_user
 from blueprints.model_answers import complete
-from composition import current_services
-from openapi import doc
-from quotas import checks_daily_budget, holds_concurrency_slot, tools_quota
 from schemas.common import json_body, validate_input
 from schemas.tools import BuiltinToolListSchema, ToolInvokeRequestSchema, ToolRunSchema, ToolSubmitRequestSchema
 from services import tool_loop
 from services.builtins import BUILTIN_TOOLS
+from webapp.auth import require_user
+from webapp.composition import current_services
+from webapp.openapi import doc
+from webapp.quotas import checks_daily_budget, holds_concurrency_slot, tools_quota
 
 bp = Blueprint("tools", __name__)
 INVOKE_REQUEST, SUBMIT_REQUEST = ToolInvokeRequestSchema(), ToolSubmitRequestSchema()

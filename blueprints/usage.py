@@ -2,11 +2,11 @@
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from auth import require_admin, require_user
-from composition import current_services
-from openapi import doc
 from schemas.common import validate_input
 from schemas.usage import AdminUsageQuerySchema, UsageQuerySchema, UsageSchema, UsageSummarySchema
+from webapp.auth import require_admin, require_user
+from webapp.composition import current_services
+from webapp.openapi import doc
 
 bp = Blueprint("usage", __name__)
 QUERY, ADMIN_QUERY = UsageQuerySchema(), AdminUsageQuerySchema()

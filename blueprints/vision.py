@@ -2,12 +2,12 @@
 
 from flask import Blueprint
 
-from auth import require_user
 from blueprints.model_answers import MODEL_CALL_ERRORS, media_answer
-from openapi import doc
-from quotas import checks_daily_budget, holds_concurrency_slot, vision_quota
 from schemas.media import ANSWER, VisionFormSchema, VisionRequestSchema
 from services.media_requests import vision_body
+from webapp.auth import require_user
+from webapp.openapi import doc
+from webapp.quotas import checks_daily_budget, holds_concurrency_slot, vision_quota
 
 bp = Blueprint("vision", __name__)
 CONTENT = {"application/json": {"schema": VisionRequestSchema}, "multipart/form-data": {"schema": VisionFormSchema}}

@@ -6,7 +6,7 @@ import orjson
 from flask import current_app, g, request
 from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields
 
-from errors import ApiError, InvalidRequestError, RequestTooLargeError, validation_error
+from core.errors import ApiError, InvalidRequestError, RequestTooLargeError, validation_error
 
 SEND_JSON = "Send the body as JSON with 'Content-Type: application/json'"
 # Objects and arrays inside one body. Pass-through JSON (provider, message extras, tool parameters, content

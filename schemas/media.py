@@ -6,7 +6,7 @@ from flask import request
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
 from werkzeug.datastructures import FileStorage
 
-from errors import InvalidRequestError
+from core.errors import InvalidRequestError
 from schemas.chat import Bool, ModelId, Number
 from schemas.common import SSE_EVENT, json_body, validate_input
 from services.media import AUDIO_FORMATS, IMAGE_TYPES

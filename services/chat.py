@@ -1,6 +1,6 @@
 """What the gateway adds to a chat request before it goes to OpenRouter (API.md, Chat)."""
 
-from errors import PermissionDeniedError
+from core.errors import PermissionDeniedError
 
 
 def upstream_request(body, cfg, end_user):

@@ -5,7 +5,7 @@ import threading
 import time
 import uuid
 
-from errors import RedisUnavailableError
+from core.errors import RedisUnavailableError
 
 log = logging.getLogger("gateway.quotas")
 

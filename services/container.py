@@ -1,7 +1,7 @@
 """The composition root's product: one typed Services object built once per app from its settings.
 
 Flask-free: the factory passes its settings mapping (app.config) and the few request-aware callables
-(the caller's tier); views reach the result through `composition.current_services()`.
+(the caller's tier); views reach the result through `webapp.composition.current_services()`.
 """
 
 import time

@@ -4,7 +4,7 @@ import threading
 import time
 from urllib.parse import urlsplit
 
-from errors import ApiError
+from core.errors import ApiError
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 

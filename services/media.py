@@ -4,7 +4,7 @@ import base64
 import binascii
 from urllib.parse import urlsplit
 
-from errors import InvalidRequestError, RequestTooLargeError
+from core.errors import InvalidRequestError, RequestTooLargeError
 from services.cooperative import in_slices
 
 AUDIO_FORMATS = ("wav", "mp3", "flac", "m4a", "ogg", "aac", "aiff")

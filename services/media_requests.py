@@ -1,6 +1,6 @@
 """Chat bodies for /vision and /audio, built from their validated input (API.md "Vision and audio")."""
 
-from errors import InvalidRequestError
+from core.errors import InvalidRequestError
 from services import media
 
 MAX_IMAGES = 10

@@ -12,9 +12,9 @@ from typing import Any
 
 import orjson
 
-from errors import RedisUnavailableError, UpstreamError
-from metrics import observe_usage
-from redaction import redact_secrets
+from core.errors import RedisUnavailableError, UpstreamError
+from core.metrics import observe_usage
+from core.redaction import redact_secrets
 from services.apis import CHAT
 from services.usage import amounts
 from upstream.errors import describe

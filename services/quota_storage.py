@@ -11,7 +11,7 @@ from collections import deque
 
 from limits.storage import MovingWindowSupport, Storage
 
-from errors import RedisUnavailableError
+from core.errors import RedisUnavailableError
 
 SWEEP_EVERY_S = 60.0
 LEAN_MEMORY = "gateway-memory://"

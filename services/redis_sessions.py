@@ -14,7 +14,7 @@ import time
 
 import orjson
 
-from errors import ConflictError, NotFoundError, RedisUnavailableError, ServiceUnavailableError
+from core.errors import ConflictError, NotFoundError, RedisUnavailableError, ServiceUnavailableError
 from services.tool_sessions import (
     CLAIM_TOKEN,
     COMPLETED,

@@ -13,15 +13,8 @@ from redis.connection import DefaultParser
 from redis.exceptions import NoScriptError
 from redis.retry import Retry
 
-from errors import RedisUnavailableError
-
-try:  # under gevent, select.poll goes through the hub; the real one answers a zero-timeout poll in a syscall
-    from gevent.monkey import get_original
-
-    _poll = get_original("select", "poll")
-except ImportError:  # pragma: no cover - gevent is a dependency
-    from select import poll as _poll
-from select import POLLIN
+from core.errors import RedisUnavailableError
+from core.readiness import readable_now
 
 # A frozen Redis (SIGSTOP) accepts connections and never answers: two 0.3 s attempts stay under a second.
 REDIS_OPTIONS = {
@@ -38,13 +31,11 @@ class Parser(DefaultParser):  # hiredis's (requirements.txt): its reader parses 
 
     def can_read(self, timeout=0):
         sock, reader = getattr(self, "_sock", None), getattr(self, "_reader", None)
-        tls_buffered = sock is not None and getattr(sock, "pending", None) and sock.pending()
-        if timeout == 0 and sock is not None and reader is not None and not reader.has_data() and not tls_buffered:
-            poller = _poll()
-            poller.register(sock.fileno(), POLLIN)
-            if not poller.poll(0):
-                return False  # nothing buffered, nothing on the socket: clean
-        return super().can_read(timeout)
+        if timeout or sock is None or reader is None or reader.has_data():
+            return super().can_read(timeout)
+        if getattr(sock, "pending", None) and sock.pending():  # TLS may hold decrypted bytes
+            return super().can_read(timeout)
+        return readable_now(sock) and super().can_read(timeout)  # nothing buffered, nothing on the socket: clean
 
 
 BREAK_FOR_S = 5.0

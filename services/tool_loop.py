@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import orjson
 
-from errors import InvalidRequestError, UpstreamError
+from core.errors import InvalidRequestError, UpstreamError
 from services.builtins import BUILTIN_TOOLS, json_safe, run_builtin
 from services.tool_sessions import COMPLETED, REQUIRES_ACTION
 from upstream.errors import describe

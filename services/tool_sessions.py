@@ -11,7 +11,7 @@ import time
 
 import orjson
 
-from errors import ConflictError, NotFoundError, RateLimitError, RequestTooLargeError
+from core.errors import ConflictError, NotFoundError, RateLimitError, RequestTooLargeError
 
 REQUIRES_ACTION, RUNNING, COMPLETED = "requires_action", "running", "completed"
 NOT_FOUND = "No such tool session (unknown, expired, or not yours)"

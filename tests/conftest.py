@@ -16,10 +16,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from werkzeug.test import EnvironBuilder
 
 from app import create_app
-from cli import mint_token
-from composition import services_of
-from config import TestConfig
+from core.config import TestConfig
 from tests.servers import run_gunicorn, run_redis
+from webapp.cli import mint_token
+from webapp.composition import services_of
 
 MOCK_KEY = "sk-or-v1-" + "c0ffee" * 10 + "abcd"
 
@@ -53,7 +53,7 @@ def app():
 @pytest.fixture
 def gateway(upstream):
     """The gateway pointed at the stand-in."""
-    return make_app(OPENROUTER_BASE_URL=upstream.url, OPENROUTER_API_KEY=MOCK_KEY)
+    return gateway_app(upstream)
 
 
 @pytest.fixture
@@ -200,7 +200,7 @@ def b64(data):
 # --- shared with other test modules (was in test_vision.py) ---
 
 
-def media_app(upstream, **overrides):
+def gateway_app(upstream, **overrides):
     """The gateway pointed at the stand-in, with extra settings."""
     return make_app(OPENROUTER_BASE_URL=upstream.url, OPENROUTER_API_KEY=MOCK_KEY, **overrides)
 
@@ -239,6 +239,11 @@ def alice(gateway):
     return bearer(gateway)
 
 
+def named_cases(argnames, cases):
+    """pytest.mark.parametrize over a table whose rows start with their test id."""
+    return pytest.mark.parametrize(argnames, [case[1:] for case in cases], ids=[case[0] for case in cases])
+
+
 def assert_refused(response, upstream, message, field=None):
     """A 400 refused before any upstream call; with `field`, the one field its details name."""
     error = assert_error(response, 400, "invalid_request_error", message)
@@ -251,7 +256,7 @@ def assert_refused(response, upstream, message, field=None):
 def assert_body_limit(upstream, url, body, content_type):
     """MAX_CONTENT_LENGTH: a body at the limit is answered, one byte over is 413 (one upstream call in all)."""
     for limit, status in ((len(body), 200), (len(body) - 1, 413)):
-        app = media_app(upstream, MAX_CONTENT_LENGTH=limit)
+        app = gateway_app(upstream, MAX_CONTENT_LENGTH=limit)
         response = app.test_client().post(url, headers=bearer(app), data=body, content_type=content_type)
         if status == 413:
             assert_error(response, 413, "request_too_large", "Request body is too large")
@@ -290,12 +295,25 @@ def upstream_pool(app, url):
     """The urllib3 connection pool under the upstream client's requests session for `url`'s host."""
     import requests
 
-    from composition import services_of
+    from webapp.composition import services_of
 
     client = services_of(app).client
     request = requests.Request("POST", url).prepare()
     return client.session.get_adapter(url).get_connection_with_tls_context(request, True, client.proxies)
 
+
+# The stand-in's models outside the premium catalogue, in its own order (test_models, test_openrouter_mock).
+MOCK_OTHER_MODELS = [
+    "meta-llama/llama-3.3-70b-instruct:free",
+    "meta-llama/llama-3.3-70b-instruct",
+    "deepseek/deepseek-r1:free",
+    "mistralai/voxtral-small-24b-2507",
+    "qwen/qwen3.5-35b-a3b",
+    "openai/gpt-4o-mini",
+    "anthropic/claude-haiku-4.5",
+    "~anthropic/claude-sonnet-latest",
+    "openrouter/auto",
+]
 
 # --- shared with other test modules (was in test_metrics.py) ---
 
@@ -365,12 +383,13 @@ def live(mock_openrouter, tmp_path_factory):
     assert MOCK_KEY not in log.read_text(), "the OpenRouter key appeared in a log line"
 
 
-def live_token(sub="alice"):
-    return pyjwt.encode({"sub": sub, "exp": int(time.time()) + 600}, SECRET, algorithm="HS256")
+def live_token(sub="alice", secret=SECRET, ttl=600, **claims):
+    """An HS256 token for a gateway started with `live_env(..., secret)`."""
+    return pyjwt.encode({"sub": sub, "exp": int(time.time()) + ttl, **claims}, secret, algorithm="HS256")
 
 
-def live_auth(sub="alice"):
-    return {"Authorization": f"Bearer {live_token(sub)}"}
+def live_auth(sub="alice", secret=SECRET, ttl=600):
+    return {"Authorization": f"Bearer {live_token(sub, secret, ttl)}"}
 
 
 def read_events(response):

@@ -4,9 +4,9 @@ from flask import Blueprint, current_app, jsonify
 from flask_jwt_extended import get_jwt_identity, jwt_required
 from marshmallow import Schema, fields
 
-from auth import require_user
-from quotas import chat_quota, checks_daily_budget, embeddings_quota, holds_concurrency_slot
 from schemas.common import json_body, validate_input
+from webapp.auth import require_user
+from webapp.quotas import chat_quota, checks_daily_budget, embeddings_quota, holds_concurrency_slot
 
 bp = Blueprint("quota_probe", __name__)
 

@@ -22,6 +22,16 @@ def free_port():
         return sock.getsockname()[1]
 
 
+def stop(proc, grace):
+    """SIGTERM, then SIGKILL if the process has not exited within `grace` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
 @contextlib.contextmanager
 def serve_app(app):
     """The app on a threaded werkzeug server on a free loopback port; yields its base URL."""
@@ -64,12 +74,7 @@ def run_gunicorn(env, log_path=None):
         wait_http(base + "/api/v2/openrouter/health/live", proc=proc)
         yield base, proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop(proc, 15)
         if log_path:
             log.close()
 

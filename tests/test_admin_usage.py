@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import pytest
 
-from composition import services_of
 from tests.conftest import assert_error, token_for
+from webapp.composition import services_of
 
 API = "/api/v2/openrouter"
 TIERS = {"team": {"chat": "300/minute", "daily_budget_usd": 5}, "intern": {"daily_budget_usd": 0.0001}}

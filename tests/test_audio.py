@@ -19,7 +19,8 @@ from tests.conftest import (
     b64,
     bearer,
     encoded_form,
-    media_app,
+    gateway_app,
+    named_cases,
     padded,
     token_for,
 )
@@ -104,7 +105,7 @@ def test_multipart_with_fields(api, alice, upstream):
 
 
 def test_default_model_is_configurable(upstream):
-    app = media_app(upstream, OPENROUTER_AUDIO_MODEL="mistralai/voxtral-small-24b-2507")
+    app = gateway_app(upstream, OPENROUTER_AUDIO_MODEL="mistralai/voxtral-small-24b-2507")
     assert app.test_client().post(URL, headers=bearer(app), json=clip()).status_code == 200
     assert upstream.last(CHAT).body["model"] == "mistralai/voxtral-small-24b-2507"
 
@@ -136,9 +137,7 @@ REFUSED_JSON = [
 ]
 
 
-@pytest.mark.parametrize(
-    "payload,field,message", [case[1:] for case in REFUSED_JSON], ids=[case[0] for case in REFUSED_JSON]
-)
+@named_cases("payload,field,message", REFUSED_JSON)
 def test_refused_json(api, alice, upstream, payload, field, message):
     assert_refused(api.post(URL, headers=alice, json=payload), upstream, message, field)
 
@@ -184,9 +183,7 @@ REFUSED_FORM = [
 ]
 
 
-@pytest.mark.parametrize(
-    "fields,field,message", [case[1:] for case in REFUSED_FORM], ids=[case[0] for case in REFUSED_FORM]
-)
+@named_cases("fields,field,message", REFUSED_FORM)
 def test_refused_multipart(api, alice, upstream, fields, field, message):
     response = api.post(URL, headers=alice, data=fields, content_type="multipart/form-data")
     assert_refused(response, upstream, message, field)
@@ -220,7 +217,7 @@ LIMIT = 3000
 
 
 def test_audio_size_limit_json(upstream):
-    app = media_app(upstream, MAX_AUDIO_BYTES=LIMIT)
+    app = gateway_app(upstream, MAX_AUDIO_BYTES=LIMIT)
     api, alice = app.test_client(), bearer(app)
     assert api.post(URL, headers=alice, json=clip(padded(WAV, LIMIT))).status_code == 200
     error = assert_error(
@@ -234,7 +231,7 @@ def test_audio_size_limit_json(upstream):
 
 
 def test_audio_size_limit_multipart(upstream):
-    app = media_app(upstream, MAX_AUDIO_BYTES=LIMIT)
+    app = gateway_app(upstream, MAX_AUDIO_BYTES=LIMIT)
     api, alice = app.test_client(), bearer(app)
     assert api.post(URL, headers=alice, data=upload(padded(WAV, LIMIT))).status_code == 200
     assert upstream.last(CHAT).body["messages"] == audio_content(TASK_PROMPTS["transcribe"], padded(WAV, LIMIT))
@@ -255,7 +252,7 @@ def test_body_size_limit(upstream, kind):
 
 def test_default_limits_let_a_large_clip_through(upstream):
     """With the shipped limits, a 15 MiB clip passes as JSON base64 and as an upload."""
-    app = media_app(upstream)
+    app = gateway_app(upstream)
     api, alice = app.test_client(), bearer(app)
     data = padded(WAV, app.config["MAX_AUDIO_BYTES"])
     assert api.post(URL, headers=alice, json=clip(data)).status_code == 200
@@ -275,7 +272,7 @@ def test_stream_json_and_multipart(api, alice, upstream):
 
 
 def test_audio_bucket(upstream):
-    app = media_app(upstream, RATELIMIT_AUDIO="2/minute")
+    app = gateway_app(upstream, RATELIMIT_AUDIO="2/minute")
     api, alice = app.test_client(), bearer(app)
     assert api.post(URL, headers=alice, json=clip()).status_code == 200
     with api.post(URL, headers=alice, json=clip(stream=True)) as streamed:

@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from config import ConfigError, TestConfig
+from core.config import ConfigError, TestConfig
 from tests.conftest import assert_error, make_app
 
 URL = "/api/v2/openrouter/_test/quota"
@@ -140,7 +140,7 @@ def test_production_refuses_missing_or_short_secret():
 
 
 def test_verified_token_cache_still_enforces_expiry(client, monkeypatch):
-    import auth
+    from webapp import auth
 
     now = time.time()
     token = hs({"sub": "carol", "exp": int(now) + 60})
@@ -231,7 +231,7 @@ def test_every_header_and_payload_loader_renders_our_envelope(app, loader, messa
     # loaders are still ours, so a route that adds one gets the same envelope.
     from flask import g
 
-    from extensions import jwt
+    from webapp.extensions import jwt
 
     with app.test_request_context():
         g.request_id = "req-1"

@@ -14,12 +14,11 @@ import sys
 import threading
 import time
 
-import jwt as pyjwt
 import orjson
 import pytest
 import requests
 
-from tests.conftest import MOCK_KEY
+from tests.conftest import MOCK_KEY, live_auth, live_env
 from tests.servers import ROOT, free_port, run_gunicorn, run_redis, wait_http
 
 SECRET = "capacity-test-secret-" + "0" * 32
@@ -42,19 +41,8 @@ def stand_in():
 
 
 def gateway_env(stand_in, **extra):
-    return {
-        "GATEWAY_ENV": "production",
-        "JWT_SECRET_KEY": SECRET,
-        "OPENROUTER_BASE_URL": stand_in,
-        "OPENROUTER_API_KEY": MOCK_KEY,
-        "REDIS_URL": "",
-        "LOG_LEVEL": "WARNING",
-        "RATELIMIT_CHAT": "10000/minute",
-        "RATELIMIT_STREAMING": "10000/minute",
-        "RATELIMIT_AUDIO": "10000/minute",
-        "RATELIMIT_FUNCTION_CALLING": "10000/minute",
-        **extra,
-    }
+    limits = {f"RATELIMIT_{name}": "10000/minute" for name in ("CHAT", "STREAMING", "AUDIO", "FUNCTION_CALLING")}
+    return live_env(stand_in, SECRET, LOG_LEVEL="WARNING", **{**limits, **extra})
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +53,7 @@ def gateway(stand_in, tmp_path_factory):
 
 
 def auth(sub):
-    token = pyjwt.encode({"sub": sub, "exp": int(time.time()) + 600}, SECRET, algorithm="HS256")
-    return {"Authorization": f"Bearer {token}"}
+    return live_auth(sub, SECRET)
 
 
 def stream_arrivals(base, chunks, interval_ms=INTERVAL_MS, sub="streamer"):

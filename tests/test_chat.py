@@ -2,9 +2,9 @@
 
 import pytest
 
-from auth import end_user_id
-from tests.conftest import MOCK_KEY, assert_error, make_app, token_for
+from tests.conftest import MOCK_KEY, assert_error, gateway_app, make_app, token_for
 from tests.servers import free_port
+from webapp.auth import end_user_id
 
 CHAT = "/api/v2/openrouter/chat/completions"
 
@@ -49,9 +49,8 @@ def test_defaults_and_hashed_user_go_upstream(gateway, upstream):
 
 
 def test_upstream_headers(upstream):
-    app = make_app(
-        OPENROUTER_BASE_URL=upstream.url,
-        OPENROUTER_API_KEY=MOCK_KEY,
+    app = gateway_app(
+        upstream,
         OPENROUTER_SITE_URL="https://apps.example",
         OPENROUTER_SITE_NAME="Internal Apps",
     )
@@ -64,9 +63,8 @@ def test_upstream_headers(upstream):
 
 
 def test_max_tokens_cap_and_fallback_models(upstream):
-    app = make_app(
-        OPENROUTER_BASE_URL=upstream.url,
-        OPENROUTER_API_KEY=MOCK_KEY,
+    app = gateway_app(
+        upstream,
         MAX_TOKENS_LIMIT=1000,
         DEFAULT_MAX_TOKENS=4096,
         OPENROUTER_FALLBACK_MODELS=["openai/gpt-5.2", "google/gemini-2.5-pro"],
@@ -213,7 +211,7 @@ def test_known_fields_keep_their_checks_beside_unknown_ones(gateway, upstream):
 
 @pytest.mark.parametrize("path", [CHAT, "/api/v2/openrouter/chat/stream"])
 def test_refused_request_uses_no_rate_limit_slot(upstream, path):
-    app = make_app(OPENROUTER_BASE_URL=upstream.url, OPENROUTER_API_KEY=MOCK_KEY)
+    app = gateway_app(upstream)
     client, headers = app.test_client(), {"Authorization": f"Bearer {token_for(app)}"}
     first = client.post(path, json=user("hi"), headers=headers)
     first.get_data()
@@ -230,7 +228,7 @@ def test_refused_request_uses_no_rate_limit_slot(upstream, path):
 
 
 def test_allowed_models_enforced(upstream):
-    app = make_app(OPENROUTER_BASE_URL=upstream.url, OPENROUTER_API_KEY=MOCK_KEY, ALLOWED_MODELS=["openai/gpt-4o"])
+    app = gateway_app(upstream, ALLOWED_MODELS=["openai/gpt-4o"])
     assert post(app, user(model="openai/gpt-4o")).status_code == 200
     error = assert_error(post(app, user(model="openai/o1-pro")), 403, "permission_error", "openai/o1-pro")
     assert error["details"] == {"model": ["Must be one of: openai/gpt-4o."]}
@@ -302,7 +300,7 @@ def test_unreachable_upstream_is_502_and_retryable():
 
 
 def test_idle_timeout_is_504(upstream):
-    app = make_app(OPENROUTER_BASE_URL=upstream.url, OPENROUTER_API_KEY=MOCK_KEY, OPENROUTER_TIMEOUT=300)
+    app = gateway_app(upstream, OPENROUTER_TIMEOUT=300)
     response = post(app, user("x [[fault:silence]]"))
     assert_error(response, 504, "upstream_timeout", "OPENROUTER_TIMEOUT")
     assert response.headers["x-should-retry"] == "false"

@@ -3,8 +3,8 @@
 import orjson
 import pytest
 
-from composition import services_of
-from tests.conftest import MOCK_KEY, assert_error, idle_sockets, make_app, token_for, upstream_pool
+from tests.conftest import assert_error, gateway_app, idle_sockets, token_for, upstream_pool
+from webapp.composition import services_of
 
 CHAT = "/api/v2/openrouter/chat/completions"
 STREAM = "/api/v2/openrouter/chat/stream"
@@ -53,9 +53,8 @@ def test_relay_is_intact(gateway, upstream, url, extra):
 
 
 def test_stream_flag_draws_on_the_streaming_bucket_only(upstream):
-    app = make_app(
-        OPENROUTER_BASE_URL=upstream.url,
-        OPENROUTER_API_KEY=MOCK_KEY,
+    app = gateway_app(
+        upstream,
         RATELIMIT_STREAMING="2/minute",
         RATELIMIT_CHAT="5/minute",
     )
@@ -92,7 +91,7 @@ def test_failure_after_first_byte_is_an_error_event_then_done(gateway, fault, co
 
 
 def test_stalled_stream_ends_with_timeout_event(upstream):
-    app = make_app(OPENROUTER_BASE_URL=upstream.url, OPENROUTER_API_KEY=MOCK_KEY, OPENROUTER_TIMEOUT=400)
+    app = gateway_app(upstream, OPENROUTER_TIMEOUT=400)
     response, raw = stream(app, STREAM, "x [[fault:stream-stall]]")
     got = events(raw)
     assert got[-1] == ("done", None)

@@ -3,7 +3,7 @@
 import jwt as pyjwt
 import pytest
 
-from config import Config, ConfigError, TestConfig
+from core.config import Config, ConfigError, TestConfig
 from tests.conftest import make_app
 
 SECRET = "x" * 40

@@ -3,7 +3,7 @@
 import pytest
 import redis
 
-from errors import (
+from core.errors import (
     ApiError,
     InvalidRequestError,
     RateLimitError,

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import checks
 
 from app import create_app
-from config import TestConfig
+from core.config import TestConfig
 from tests.conftest import MOCK_KEY, token_for
 
 SPEC = "/api/v2/openrouter/openapi.json"

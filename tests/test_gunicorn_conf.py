@@ -28,11 +28,11 @@ def _master(env):
 
 def test_default_is_the_gevent_worker_with_2000_connections():
     modules, settings = _master({})
-    assert settings == ["gevent_worker.GatewayWorker", "2000", "None", "30"]
+    assert settings == ["server.gevent_worker.GatewayWorker", "2000", "None", "30"]
 
 
 def test_worker_connections_and_gthread_come_from_the_environment():
-    assert _master({"GUNICORN_WORKER_CONNECTIONS": "300"})[1][:2] == ["gevent_worker.GatewayWorker", "300"]
+    assert _master({"GUNICORN_WORKER_CONNECTIONS": "300"})[1][:2] == ["server.gevent_worker.GatewayWorker", "300"]
     assert _master({"GUNICORN_WORKER_CLASS": "gthread", "GUNICORN_THREADS": "5"})[1][0::2] == ["gthread", "5"]
 
 
@@ -40,6 +40,13 @@ def test_the_master_imports_nothing_gevent_must_patch_first():
     modules, _ = _master({})
     for name in ("requests", "urllib3", "redis", "flask", "werkzeug", "app", "upstream", "prometheus_client"):
         assert name not in modules, name
+    # Of the gateway's own packages, only the settings and the worker class.
+    assert {name for name in modules if name.split(".")[0] in {"core", "server", "webapp", "services"}} == {
+        "core",
+        "core.config",
+        "server",
+        "server.gevent_worker",
+    }
 
 
 def test_a_dead_workers_live_gauges_are_dropped_without_prometheus_client(tmp_path, monkeypatch):

@@ -6,7 +6,7 @@ import logging
 import orjson
 import pytest
 
-from errors import InvalidRequestError
+from core.errors import InvalidRequestError
 from tests.conftest import FAULT_STATUS, MOCK_KEY, PNG, WAV, assert_error, b64, make_app, token_for
 
 BASE = "/api/v2/openrouter"
@@ -83,7 +83,7 @@ def test_echoed_key_is_redacted_on_vision_and_tools(gateway, captured_logs):
 
 
 def test_redaction_covers_the_configured_key_and_key_shapes():
-    import redaction
+    from core import redaction
 
     redaction.register("proxy-secret-4f9a1c")
     text = "k=proxy-secret-4f9a1c auth=Bearer abc.def-ghi key sk-or-v1-0123 Bearer%20xyz"

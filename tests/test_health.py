@@ -2,8 +2,8 @@
 
 import time
 
-from composition import services_of
 from tests.conftest import MOCK_KEY, make_app
+from webapp.composition import services_of
 
 HEALTH = "/api/v2/openrouter/health"
 

@@ -8,6 +8,7 @@ test_quota_state.py, since each needs a gateway of its own (two hosts on Redis, 
 """
 
 import base64
+import functools
 import json
 import time
 
@@ -16,7 +17,7 @@ import orjson
 import pytest
 import requests
 
-from tests.conftest import FAULT_STATUS, MOCK_KEY, PNG, WAV, live_env
+from tests.conftest import FAULT_STATUS, MOCK_KEY, PNG, WAV, live_auth, live_env, live_token
 from tests.servers import run_gunicorn
 
 SECRET = "hostile-test-secret-" + "7" * 32
@@ -48,12 +49,8 @@ def live(mock_openrouter, tmp_path_factory):
     assert "Traceback" not in text, "a probe crashed the gateway"
 
 
-def token(sub="alice", **claims):
-    return pyjwt.encode({"sub": sub, "exp": int(time.time()) + 600, **claims}, SECRET, algorithm="HS256")
-
-
-def auth(sub="alice"):
-    return {"Authorization": f"Bearer {token(sub)}"}
+token = functools.partial(live_token, secret=SECRET)
+auth = functools.partial(live_auth, secret=SECRET)
 
 
 def call(live, method, path, **kwargs):
@@ -370,18 +367,16 @@ def live_redis(mock_openrouter, tmp_path_factory):
 
     log = tmp_path_factory.mktemp("hostile-redis") / "gunicorn.log"
     with run_redis() as (url, redis_proc):
-        env = {
-            "GATEWAY_ENV": "production",
-            "JWT_SECRET_KEY": SECRET,
-            "OPENROUTER_BASE_URL": mock_openrouter.url,
-            "OPENROUTER_API_KEY": MOCK_KEY,
-            "LOG_FORMAT": "text",
-            "REDIS_URL": url,
-            "WEB_CONCURRENCY": "2",
-            "GUNICORN_THREADS": "8",
-            "MAX_TOOL_SESSIONS_PER_USER": str(CAP),
-            "RATELIMIT_FUNCTION_CALLING": "10000/minute",
-        }
+        env = live_env(
+            mock_openrouter.url,
+            SECRET,
+            LOG_LEVEL="INFO",
+            LOG_FORMAT="text",
+            REDIS_URL=url,
+            WEB_CONCURRENCY="2",
+            MAX_TOOL_SESSIONS_PER_USER=str(CAP),
+            RATELIMIT_FUNCTION_CALLING="10000/minute",
+        )
         with run_gunicorn(env, log_path=log) as (base, proc):
             yield (base, log), redis_proc
     text = log.read_text()

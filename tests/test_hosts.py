@@ -7,11 +7,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 
-import jwt as pyjwt
 import pytest
 import requests
 
-from tests.conftest import MOCK_KEY
+from tests.conftest import live_auth, live_env
 from tests.servers import run_gunicorn, run_redis
 
 SECRET = "two-hosts-secret-" + "0" * 32
@@ -20,19 +19,9 @@ FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 
 
 def host_env(upstream_url, redis_url, **extra):
-    return {
-        "GATEWAY_ENV": "production",
-        "JWT_SECRET_KEY": SECRET,
-        "OPENROUTER_BASE_URL": upstream_url,
-        "OPENROUTER_API_KEY": MOCK_KEY,
-        "REDIS_URL": redis_url,
-        "WEB_CONCURRENCY": "2",
-        "GUNICORN_THREADS": "8",
-        "LOG_FORMAT": "json",
-        # At most 8 connections per worker at once, so a burst must spread over both workers of a host.
-        "GUNICORN_CMD_ARGS": "--worker-connections 8",
-        **extra,
-    }
+    # At most 8 connections per worker at once, so a burst must spread over both workers of a host.
+    workers = {"WEB_CONCURRENCY": "2", "GUNICORN_CMD_ARGS": "--worker-connections 8"}
+    return live_env(upstream_url, SECRET, LOG_LEVEL="INFO", REDIS_URL=redis_url, **{**workers, **extra})
 
 
 def skewed(seconds):
@@ -57,8 +46,7 @@ def hosts(mock_openrouter, tmp_path_factory):
 
 
 def auth(sub):
-    token = pyjwt.encode({"sub": sub, "exp": int(time.time()) + 900}, SECRET, algorithm="HS256")
-    return {"Authorization": f"Bearer {token}"}
+    return live_auth(sub, SECRET, ttl=900)
 
 
 def access_lines(log):

@@ -65,11 +65,12 @@ def test_the_checker_finds_a_cycle():
 
 def test_no_import_cycle():
     graph = _graph()
-    assert {"app", "errors", "error_handlers", "auth", "composition", "services.container"} <= set(graph)
+    layers = {"app", "core.errors", "webapp.error_handlers", "webapp.auth", "webapp.composition", "services.container"}
+    assert layers <= set(graph)
     assert find_cycle(graph) is None
 
 
-@pytest.mark.parametrize("layer", ["errors", "services", "upstream"])
+@pytest.mark.parametrize("layer", ["core", "services", "upstream", "server"])
 def test_layer_is_flask_free(layer):
     flask_users = sorted(
         name
@@ -88,3 +89,20 @@ def test_no_test_module_imports_another():
             if dep.startswith("tests.test_") or (dep.startswith("test_") and dep != path.stem):
                 offenders.append(f"{path.name} imports {dep}")
     assert offenders == []
+
+
+def test_the_top_level_holds_only_the_stack_names():
+    """app.py and gunicorn.conf.py; every other module sits in a package named for its role."""
+    assert sorted(path.name for path in ROOT.glob("*.py")) == ["app.py", "gunicorn.conf.py"]
+    for init in sorted(ROOT.glob("*/__init__.py")):
+        assert ast.get_docstring(ast.parse(init.read_text())), f"{init.parent.name}/__init__.py says what it is for"
+
+
+def test_only_the_factory_imports_blueprints():
+    importers = sorted(
+        name
+        for name, path in _modules().items()
+        if name.split(".")[0] != "blueprints"
+        and any(dep == "blueprints" or dep.startswith("blueprints.") for dep in _imports(path))
+    )
+    assert importers == ["app"]

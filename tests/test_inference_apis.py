@@ -3,16 +3,21 @@
 import orjson
 import pytest
 
-from auth import end_user_id
-from tests.conftest import MOCK_KEY, assert_error, idle_sockets, make_app, samples, token_for, upstream_pool, value
+from tests.conftest import (
+    assert_error,
+    gateway_app,
+    idle_sockets,
+    make_app,
+    samples,
+    token_for,
+    upstream_pool,
+    value,
+)
+from webapp.auth import end_user_id
 
 BASE = "/api/v2/openrouter"
 RESPONSES, MESSAGES, EMBEDDINGS = f"{BASE}/responses", f"{BASE}/messages", f"{BASE}/embeddings"
 HI = [{"role": "user", "content": "hi"}]
-
-
-def gateway_app(upstream, **overrides):
-    return make_app(OPENROUTER_BASE_URL=upstream.url, OPENROUTER_API_KEY=MOCK_KEY, **overrides)
 
 
 def post(app, path, body, headers=None, sub="alice"):

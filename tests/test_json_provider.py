@@ -2,8 +2,8 @@
 
 from flask import jsonify
 
-from json_provider import OrjsonProvider
 from tests.conftest import make_app
+from webapp.json_provider import OrjsonProvider
 
 
 def test_the_app_uses_the_orjson_provider():

@@ -7,7 +7,7 @@ import jwt as pyjwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from config import ConfigError
+from core.config import ConfigError
 from tests.conftest import assert_error, make_app
 from tests.servers import serve_app
 

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from errors import InvalidRequestError, RequestTooLargeError
+from core.errors import InvalidRequestError, RequestTooLargeError
 from services import media
 from tests.conftest import (
     AAC,

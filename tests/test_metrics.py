@@ -1,13 +1,13 @@
 """Prometheus metrics after traffic, and the METRICS_TOKEN guard."""
 
-from tests.conftest import MOCK_KEY, assert_error, make_app, samples, token_for, value
+from tests.conftest import assert_error, gateway_app, make_app, samples, token_for, value
 
 METRICS = "/api/v2/openrouter/metrics"
 CHAT = "/api/v2/openrouter/chat/completions"
 
 
 def test_metrics_count_traffic(upstream):
-    app = make_app(OPENROUTER_BASE_URL=upstream.url, OPENROUTER_API_KEY=MOCK_KEY, RATELIMIT_CHAT="2/minute")
+    app = gateway_app(upstream, RATELIMIT_CHAT="2/minute")
     client = app.test_client()
     before = samples(client.get(METRICS).get_data(as_text=True))
     headers = {"Authorization": f"Bearer {token_for(app, 'metrics-user')}"}
@@ -44,7 +44,7 @@ def test_metrics_count_traffic(upstream):
 
 
 def test_upstream_errors_by_status(upstream):
-    app = make_app(OPENROUTER_BASE_URL=upstream.url, OPENROUTER_API_KEY=MOCK_KEY)
+    app = gateway_app(upstream)
     client = app.test_client()
     before = samples(client.get(METRICS).get_data(as_text=True))
     with client.post(

@@ -8,32 +8,16 @@ import requests
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 
-from composition import services_of
 from services.catalogue import PREMIUM_TIERS, USE_CASES
-from tests.conftest import MOCK_KEY, assert_error, make_app, token_for
+from tests.conftest import MOCK_KEY, MOCK_OTHER_MODELS, assert_error, gateway_app, make_app, token_for
 from tests.servers import free_port, serve_app
+from webapp.composition import services_of
 
 BASE = "/api/v2/openrouter"
 PREMIUM = list(PREMIUM_TIERS)
-OTHERS = [  # the stand-in's non-premium models, in its own order
-    "meta-llama/llama-3.3-70b-instruct:free",
-    "meta-llama/llama-3.3-70b-instruct",
-    "deepseek/deepseek-r1:free",
-    "mistralai/voxtral-small-24b-2507",
-    "qwen/qwen3.5-35b-a3b",
-    "openai/gpt-4o-mini",
-    "anthropic/claude-haiku-4.5",
-    "~anthropic/claude-sonnet-latest",
-    "openrouter/auto",
-]
+OTHERS = MOCK_OTHER_MODELS  # the stand-in's non-premium models, in its own order
 GOOGLE = ["google/gemini-2.5-pro", "google/gemini-2.5-flash", "google/gemini-3-flash-preview"]
-NON_PREMIUM_VISION = [
-    "qwen/qwen3.5-35b-a3b",
-    "openai/gpt-4o-mini",
-    "anthropic/claude-haiku-4.5",
-    "~anthropic/claude-sonnet-latest",
-    "openrouter/auto",
-]
+NON_PREMIUM_VISION = OTHERS[OTHERS.index("qwen/qwen3.5-35b-a3b") :]  # qwen3.5 onward take images
 NO_TOOLS = {"openai/o1-pro", "deepseek/deepseek-r1:free"}
 REQUIRES = {  # what each use case's models must have
     "coding": "functions",
@@ -331,7 +315,7 @@ def test_one_upstream_fetch_serves_many_calls_within_the_ttl(api, upstream):
 
 def test_concurrent_cold_callers_share_one_upstream_fetch(upstream):
     upstream.configure(models_delay_ms=300)
-    app = make_app(OPENROUTER_BASE_URL=upstream.url, OPENROUTER_API_KEY=MOCK_KEY)
+    app = gateway_app(upstream)
     headers = {"Authorization": f"Bearer {token_for(app)}"}
     with serve_app(app) as base, ThreadPool(16) as pool:
         responses = pool.map(lambda _: requests.get(f"{base}{BASE}/models", headers=headers, timeout=10), range(16))
@@ -342,7 +326,7 @@ def test_concurrent_cold_callers_share_one_upstream_fetch(upstream):
 
 @pytest.mark.parametrize("fault", ["500", "drop", "invalid-json"])
 def test_last_good_copy_is_served_when_openrouter_fails(upstream, fault):
-    app = make_app(OPENROUTER_BASE_URL=upstream.url, OPENROUTER_API_KEY=MOCK_KEY, MODELS_CACHE_TTL=0.0)
+    app = gateway_app(upstream, MODELS_CACHE_TTL=0.0)
     client, headers = app.test_client(), {"Authorization": f"Bearer {token_for(app)}"}
     assert ids(client.get(f"{BASE}/models", headers=headers).get_json()["data"]) == PREMIUM + OTHERS
     upstream.configure(models_fault=fault)

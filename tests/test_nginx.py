@@ -8,11 +8,10 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-import jwt as pyjwt
 import pytest
 import requests
 
-from tests.conftest import MOCK_KEY
+from tests.conftest import live_env, live_token
 from tests.nginx_server import run_nginx
 from tests.servers import run_gunicorn
 
@@ -25,14 +24,7 @@ CLIENT_ADDRESS = "127.0.0.5"  # the test's own loopback address, unlike nginx's 
 def proxied(mock_openrouter, tmp_path_factory):
     """(nginx base URL, gunicorn base URL, gateway log, nginx prefix)."""
     tmp = tmp_path_factory.mktemp("nginx")
-    env = {
-        "GATEWAY_ENV": "production",
-        "JWT_SECRET_KEY": SECRET,
-        "OPENROUTER_BASE_URL": mock_openrouter.url,
-        "OPENROUTER_API_KEY": MOCK_KEY,
-        "LOG_FORMAT": "json",
-        "TRUSTED_PROXIES": "1",
-    }
+    env = live_env(mock_openrouter.url, SECRET, LOG_LEVEL="INFO", TRUSTED_PROXIES="1")
     with ExitStack() as stack:
         gateway, _ = stack.enter_context(run_gunicorn(env, log_path=tmp / "gateway.log"))
         nginx, prefix = stack.enter_context(run_nginx([gateway.removeprefix("http://")], tmp / "nginx"))
@@ -40,8 +32,7 @@ def proxied(mock_openrouter, tmp_path_factory):
 
 
 def bearer(sub="nginx-user"):
-    token = pyjwt.encode({"sub": sub, "exp": int(time.time()) + 600}, SECRET, algorithm="HS256")
-    return f"Bearer {token}"
+    return f"Bearer {live_token(sub, SECRET)}"
 
 
 def connect(base, source=CLIENT_ADDRESS):

@@ -14,10 +14,10 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from composition import services_of
 from tests.conftest import TickClock, assert_error, make_app
 from tests.oidc import private_jwk, run_provider
 from tests.servers import serve_app
+from webapp.composition import services_of
 
 QUOTA = "/api/v2/openrouter/_test/quota"
 HEALTH = "/api/v2/openrouter/health"

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from openrouter_mock import MockOpenRouter
-from tests.conftest import MODEL_FIELDS
+from tests.conftest import MOCK_OTHER_MODELS, MODEL_FIELDS
 
 KEY = "sk-or-v1-test"
 GEN_ID = re.compile(r"gen-\d{10}-[A-Za-z0-9]{20}")
@@ -34,17 +34,7 @@ PREMIUM = [
     "google/gemini-2.5-flash",
     "google/gemini-3-flash-preview",
 ]
-OTHERS = [
-    "meta-llama/llama-3.3-70b-instruct:free",
-    "meta-llama/llama-3.3-70b-instruct",
-    "deepseek/deepseek-r1:free",
-    "mistralai/voxtral-small-24b-2507",
-    "qwen/qwen3.5-35b-a3b",
-    "openai/gpt-4o-mini",
-    "anthropic/claude-haiku-4.5",
-    "~anthropic/claude-sonnet-latest",
-    "openrouter/auto",
-]
+OTHERS = MOCK_OTHER_MODELS
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,12 @@ import time
 import pytest
 import requests
 
-from composition import services_of
-from config import Config, TestConfig
-from quota_state import AppStorage
+from core.config import Config, TestConfig
 from services.quota_storage import LeanMemoryStorage, RedisQuotaStorage
 from tests.conftest import MOCK_KEY, make_app, token_for
 from tests.servers import run_redis, serve_app
+from webapp.composition import services_of
+from webapp.quota_state import AppStorage
 
 QUOTA = "/api/v2/openrouter/_test/quota"
 CHAT = "/api/v2/openrouter/chat/completions"
@@ -37,7 +37,7 @@ def test_a_second_app_does_not_repoint_or_switch_off_the_first():
     third = make_app(RATELIMIT_CHAT="1/minute")
     assert statuses(third, 2) == [200, 429]
     assert statuses(first, 1, "bob") == [200]  # the first app's own window, untouched by the third
-    from extensions import limiter
+    from webapp.extensions import limiter
 
     assert isinstance(limiter.storage, AppStorage)  # what flask-limiter holds is only the forwarder
 
@@ -97,7 +97,7 @@ def test_a_frozen_redis_costs_at_most_one_timeout(upstream, fail_open):
     ],
 )
 def test_bad_scale_out_settings_refuse_to_start(name, value, message):
-    from config import ConfigError
+    from core.config import ConfigError
 
     env = {"GATEWAY_ENV": "development", name: value}
     with pytest.raises(ConfigError, match=message):

@@ -2,8 +2,8 @@
 
 import time
 
-from composition import services_of
 from tests.conftest import assert_error, make_app, token_for
+from webapp.composition import services_of
 
 QUOTA = "/api/v2/openrouter/_test/quota"
 HOLD = "/api/v2/openrouter/_test/hold"

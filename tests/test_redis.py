@@ -7,10 +7,10 @@ import time
 import pytest
 import requests
 
-from composition import services_of
 from services.redis_state import BREAK_FOR_S
 from tests.conftest import MOCK_KEY, assert_error, make_app, token_for
 from tests.servers import run_redis, serve_app
+from webapp.composition import services_of
 
 CHAT = "/api/v2/openrouter/chat/completions"
 HOLD = "/api/v2/openrouter/_test/hold"

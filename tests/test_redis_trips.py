@@ -4,9 +4,9 @@ without waiting for a reply (CLIENT REPLY SKIP, then the settlement script)."""
 import pytest
 import redis
 
-from composition import services_of
 from tests.conftest import MOCK_KEY, make_app, token_for
 from tests.servers import run_redis
+from webapp.composition import services_of
 
 API = "/api/v2/openrouter"
 BODY = {"messages": [{"role": "user", "content": "hi"}]}

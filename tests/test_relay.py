@@ -5,7 +5,7 @@ import socket
 import orjson
 import pytest
 
-from errors import UpstreamError
+from core.errors import UpstreamError
 from upstream.client import OpenRouterClient
 from upstream.streaming import WorkerShutdown, relay
 

@@ -3,7 +3,7 @@
 import orjson
 import pytest
 
-from errors import UpstreamError
+from core.errors import UpstreamError
 from upstream.dialects import MESSAGES, RESPONSES
 from upstream.streaming import CHAT, data_line
 

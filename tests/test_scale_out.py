@@ -2,15 +2,13 @@
 
 import json
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
-import jwt as pyjwt
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import MOCK_KEY
+from tests.conftest import live_auth, live_env
 from tests.servers import run_gunicorn, run_redis
 
 SECRET = "scale-out-secret-" + "0" * 32
@@ -21,26 +19,22 @@ API = "/api/v2/openrouter"
 def cluster(mock_openrouter, tmp_path_factory):
     log = tmp_path_factory.mktemp("scale") / "gunicorn.log"
     with run_redis() as (redis_url, _):
-        env = {
-            "GATEWAY_ENV": "production",
-            "JWT_SECRET_KEY": SECRET,
-            "OPENROUTER_BASE_URL": mock_openrouter.url,
-            "OPENROUTER_API_KEY": MOCK_KEY,
-            "REDIS_URL": redis_url,
-            "WEB_CONCURRENCY": "3",
-            "GUNICORN_THREADS": "8",
-            "MAX_CONCURRENT_PER_USER": "100",
-            "LOG_FORMAT": "json",
+        env = live_env(
+            mock_openrouter.url,
+            SECRET,
+            LOG_LEVEL="INFO",
+            REDIS_URL=redis_url,
+            WEB_CONCURRENCY="3",
+            MAX_CONCURRENT_PER_USER="100",
             # Each worker takes at most 8 connections at once, so a burst must spread over all three.
-            "GUNICORN_CMD_ARGS": "--worker-connections 8",
-        }
+            GUNICORN_CMD_ARGS="--worker-connections 8",
+        )
         with run_gunicorn(env, log_path=log) as (base, proc):
             yield base, log
 
 
 def auth(sub):
-    token = pyjwt.encode({"sub": sub, "exp": int(time.time()) + 600}, SECRET, algorithm="HS256")
-    return {"Authorization": f"Bearer {token}"}
+    return live_auth(sub, SECRET)
 
 
 def worker_pids(log, path):

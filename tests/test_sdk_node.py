@@ -5,7 +5,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.conftest import MOCK_KEY, make_app, token_for
+from tests.conftest import gateway_app, token_for
 from tests.servers import serve_app
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
@@ -15,7 +15,7 @@ def test_node_openai_responses(upstream):
     node = shutil.which("node")
     assert node, "node is not installed (.ci/run installs nodejs and runs npm ci in tests/node)"
     assert (NODE_DIR / "node_modules" / "openai").is_dir(), "run `npm ci` in tests/node (.ci/run does)"
-    app = make_app(OPENROUTER_BASE_URL=upstream.url, OPENROUTER_API_KEY=MOCK_KEY)
+    app = gateway_app(upstream)
     with serve_app(app) as base:
         run = subprocess.run(
             [node, "responses.mjs", f"{base}/api/v2/openrouter", token_for(app)],

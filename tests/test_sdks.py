@@ -7,7 +7,7 @@ import pytest
 from langchain_openai import ChatOpenAI
 from pydantic import BaseModel
 
-from tests.conftest import MOCK_KEY, make_app, token_for
+from tests.conftest import gateway_app, token_for
 from tests.servers import serve_app
 
 WEATHER = {
@@ -23,7 +23,7 @@ WEATHER = {
 @pytest.fixture
 def served(upstream):
     """(gateway base URL ending in /api/v2/openrouter, a token, the stand-in)."""
-    app = make_app(OPENROUTER_BASE_URL=upstream.url, OPENROUTER_API_KEY=MOCK_KEY)
+    app = gateway_app(upstream)
     with serve_app(app) as base:
         yield f"{base}/api/v2/openrouter", token_for(app), upstream
 
@@ -197,7 +197,7 @@ def test_anthropic_auth_failure(served):
 
 
 def test_anthropic_bad_request_and_rate_limit_classes(upstream):
-    app = make_app(OPENROUTER_BASE_URL=upstream.url, OPENROUTER_API_KEY=MOCK_KEY, RATELIMIT_CHAT="1/minute")
+    app = gateway_app(upstream, RATELIMIT_CHAT="1/minute")
     with serve_app(app) as base:
         client = anthropic.Anthropic(base_url=f"{base}/api/v2/openrouter", api_key=token_for(app), max_retries=0)
         with pytest.raises(anthropic.BadRequestError):

@@ -2,10 +2,10 @@
 
 import pytest
 
-from composition import services_of
-from config import Config, ConfigError
+from core.config import Config, ConfigError
 from tests.conftest import MOCK_KEY, PNG, WAV, assert_error, b64, make_app, token_for
 from tests.servers import run_redis
+from webapp.composition import services_of
 
 API = "/api/v2/openrouter"
 TIERS = {

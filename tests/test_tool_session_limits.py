@@ -9,13 +9,13 @@ import time
 import pytest
 import requests
 
-from composition import services_of
-from errors import RateLimitError, RequestTooLargeError, ServiceUnavailableError
+from core.errors import RateLimitError, RequestTooLargeError, ServiceUnavailableError
 from services.redis_sessions import RedisSessionStore
 from services.redis_state import BREAK_FOR_S, make_redis
 from services.tool_sessions import MemorySessionStore
-from tests.conftest import MOCK_KEY, TickClock, assert_error, make_app, token_for
+from tests.conftest import TickClock, assert_error, gateway_app, token_for
 from tests.servers import run_redis, serve_app
+from webapp.composition import services_of
 
 BASE = "/api/v2/openrouter"
 MODEL = "openai/gpt-4o"
@@ -146,7 +146,7 @@ def capped_app(request, upstream, redis_server):
     def build(**caps):
         redis = {"REDIS_URL": redis_server[0]} if request.param == "redis" else {}
         # Each test its own user: the Redis server (and its per-user index) is shared by the module.
-        app = make_app(OPENROUTER_BASE_URL=upstream.url, OPENROUTER_API_KEY=MOCK_KEY, **redis, **caps)
+        app = gateway_app(upstream, **redis, **caps)
         sub = f"user-{time.monotonic_ns()}"
         return app.test_client(), {"Authorization": f"Bearer {token_for(app, sub)}"}
 
@@ -183,7 +183,7 @@ def test_oversized_sessions_are_413_and_cost_nothing(capped_app, upstream):
 
 def test_submit_whose_save_meets_a_frozen_redis_keeps_its_result(upstream):
     with run_redis() as (url, proc):
-        app = make_app(OPENROUTER_BASE_URL=upstream.url, OPENROUTER_API_KEY=MOCK_KEY, REDIS_URL=url)
+        app = gateway_app(upstream, REDIS_URL=url)
         headers = {"Authorization": f"Bearer {token_for(app)}"}
         first = invoke(app.test_client(), headers, "[[delay_ms:700]] [[call:get_weather:{}]]").get_json()
         call_id = first["tool_calls"][0]["id"]

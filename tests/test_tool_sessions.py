@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from errors import ConflictError, NotFoundError
+from core.errors import ConflictError, NotFoundError
 from services.redis_sessions import RedisSessionStore
 from services.redis_state import make_redis
 from services.tool_sessions import MemorySessionStore

@@ -8,14 +8,14 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from composition import services_of
-from errors import ConflictError, UpstreamError
+from core.errors import ConflictError, UpstreamError
 from openrouter_mock import MockOpenRouter
 from services import tool_loop
 from services.builtins import BUILTIN_TOOLS
 from services.tool_sessions import MemorySessionStore
-from tests.conftest import MOCK_KEY, assert_error, make_app, token_for
+from tests.conftest import MOCK_KEY, assert_error, bearer, gateway_app, make_app
 from tests.servers import serve_app
+from webapp.composition import services_of
 
 BASE = "/api/v2/openrouter"
 MODEL = "openai/gpt-4o"
@@ -41,10 +41,6 @@ ANSWER_KEYS = [
     "expires_at",
 ]
 RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
-
-
-def auth(app, sub="alice"):
-    return {"Authorization": f"Bearer {token_for(app, sub)}"}
 
 
 def user(text):
@@ -89,21 +85,11 @@ def tool_message(call_id, content):
     return {"role": "tool", "tool_call_id": call_id, "content": content}
 
 
-@pytest.fixture
-def http(gateway):
-    return gateway.test_client()
-
-
-@pytest.fixture
-def alice(gateway):
-    return auth(gateway)
-
-
 # --------------------------------------------------------------------------- built-in list
 
 
-def test_builtin_list(http, alice):
-    response = http.get(f"{BASE}/tools/builtin", headers=alice)
+def test_builtin_list(api, alice):
+    response = api.get(f"{BASE}/tools/builtin", headers=alice)
     assert response.status_code == 200
     body = response.get_json()
     assert body == {"object": "list", "data": BUILTIN_TOOLS}
@@ -119,15 +105,15 @@ def test_builtin_list(http, alice):
     for tool in body["data"]:
         assert tool["type"] == "function" and set(tool["function"]) == {"name", "description", "parameters"}
     assert "X-RateLimit-Limit" not in response.headers  # no bucket
-    assert_error(http.get(f"{BASE}/tools/builtin"), 401, "authentication_error")
+    assert_error(api.get(f"{BASE}/tools/builtin"), 401, "authentication_error")
 
 
 # --------------------------------------------------------------------------- round trips
 
 
-def test_caller_tool_round_trip(http, alice, upstream):
+def test_caller_tool_round_trip(api, alice, upstream):
     text = 'Weather? [[call:get_weather:{"city":"Paris"}]]'
-    first = ok(invoke(http, alice, text), "requires_action", "tool_calls")
+    first = ok(invoke(api, alice, text), "requires_action", "tool_calls")
     [call] = first["tool_calls"]
     assert call == {
         "id": call["id"],
@@ -138,7 +124,7 @@ def test_caller_tool_round_trip(http, alice, upstream):
     assert (first["model"], first["executed_tool_calls"], first["iterations"]) == (MODEL, [], 1)
     assert first["session_id"].startswith("tsess_")
 
-    second = ok(submit(http, alice, first["session_id"], [(call["id"], "18C and sunny")]))
+    second = ok(submit(api, alice, first["session_id"], [(call["id"], "18C and sunny")]))
     assert second["session_id"] == first["session_id"]
     assert second["message"]["content"] == "Tool results: 18C and sunny"
     assert (second["tool_calls"], second["executed_tool_calls"], second["iterations"]) == ([], [], 1)
@@ -149,12 +135,12 @@ def test_caller_tool_round_trip(http, alice, upstream):
     assert one["tools"] == two["tools"] == [WEATHER]
     assert one["tool_choice"] == two["tool_choice"] == "auto"
     assert one["model"] == two["model"] == MODEL
-    assert_error(submit(http, alice, first["session_id"], [(call["id"], "again")]), 409, "conflict_error")
+    assert_error(submit(api, alice, first["session_id"], [(call["id"], "again")]), 409, "conflict_error")
 
 
-def test_builtin_runs_on_the_server(http, alice, upstream):
+def test_builtin_runs_on_the_server(api, alice, upstream):
     text = 'Compute [[call:calculate:{"expression":"6*7"}]]'
-    body = ok(invoke(http, alice, text, tools=[], builtin_tools=["calculate"]))
+    body = ok(invoke(api, alice, text, tools=[], builtin_tools=["calculate"]))
     [done] = body["executed_tool_calls"]
     assert done == {
         "id": done["id"],
@@ -169,11 +155,11 @@ def test_builtin_runs_on_the_server(http, alice, upstream):
     assert two["messages"][1]["tool_calls"][0]["id"] == done["id"]
     assert body["message"]["content"] == 'Tool results: {"expression":"6*7","result":42}'
     # Nothing is pending: the session is completed.
-    assert_error(submit(http, alice, body["session_id"], []), 409, "conflict_error", "completed")
+    assert_error(submit(api, alice, body["session_id"], []), 409, "conflict_error", "completed")
 
 
-def test_usage_is_summed_over_the_model_calls(http, alice, upstream):
-    body = ok(invoke(http, alice, '[[call:calculate:{"expression":"1+1"}]]', builtin_tools=True))
+def test_usage_is_summed_over_the_model_calls(api, alice, upstream):
+    body = ok(invoke(api, alice, '[[call:calculate:{"expression":"1+1"}]]', builtin_tools=True))
     replies = [
         requests.post(
             f"{upstream.url}/chat/completions", json=sent, timeout=5, headers={"Authorization": f"Bearer {MOCK_KEY}"}
@@ -189,14 +175,14 @@ def test_usage_is_summed_over_the_model_calls(http, alice, upstream):
     assert body["usage"]["cost"] > 0
 
 
-def test_mixed_turn_keeps_builtin_results_and_leaves_callers_pending(http, alice, upstream):
+def test_mixed_turn_keeps_builtin_results_and_leaves_callers_pending(api, alice, upstream):
     text = '[[call:calculate:{"expression":"2**10"}]] [[call:get_weather:{"city":"Oslo"}]]'
-    first = ok(invoke(http, alice, text, builtin_tools=True), "requires_action", "tool_calls")
+    first = ok(invoke(api, alice, text, builtin_tools=True), "requires_action", "tool_calls")
     [done], [pending] = first["executed_tool_calls"], first["tool_calls"]
     assert (done["name"], done["output"]["result"], pending["function"]["name"]) == ("calculate", 1024, "get_weather")
     assert first["iterations"] == 1
 
-    second = ok(submit(http, alice, first["session_id"], [(pending["id"], {"temp_c": -3})]))
+    second = ok(submit(api, alice, first["session_id"], [(pending["id"], {"temp_c": -3})]))
     assert second["executed_tool_calls"] == []
     sent = chat_bodies(upstream)[1]["messages"]
     assert sent[1:] == [
@@ -207,52 +193,52 @@ def test_mixed_turn_keeps_builtin_results_and_leaves_callers_pending(http, alice
     assert len(chat_bodies(upstream)[1]["tools"]) == 1 + len(BUILTIN_TOOLS)
 
 
-def test_auto_execute_false_returns_builtin_calls_as_pending(http, alice, upstream):
+def test_auto_execute_false_returns_builtin_calls_as_pending(api, alice, upstream):
     text = '[[call:calculate:{"expression":"6*7"}]]'
     first = ok(
-        invoke(http, alice, text, builtin_tools=["calculate"], auto_execute=False), "requires_action", "tool_calls"
+        invoke(api, alice, text, builtin_tools=["calculate"], auto_execute=False), "requires_action", "tool_calls"
     )
     [pending] = first["tool_calls"]
     assert (pending["function"]["name"], first["executed_tool_calls"]) == ("calculate", [])
-    second = ok(submit(http, alice, first["session_id"], [(pending["id"], "42")]))
+    second = ok(submit(api, alice, first["session_id"], [(pending["id"], "42")]))
     assert second["message"]["content"] == "Tool results: 42"
     assert upstream.hits("/chat/completions") == 2
 
 
 @pytest.mark.parametrize("limit", [None, 1, 3])
-def test_max_iterations(http, alice, upstream, limit):
+def test_max_iterations(api, alice, upstream, limit):
     text = '[[always_call]] [[call:calculate:{"expression":"1+1"}]]'
     fields = {"builtin_tools": ["calculate"]} | ({"max_iterations": limit} if limit else {})
-    body = ok(invoke(http, alice, text, **fields), "completed", "max_iterations")
+    body = ok(invoke(api, alice, text, **fields), "completed", "max_iterations")
     expected = limit or 5
     assert body["iterations"] == len(body["executed_tool_calls"]) == upstream.hits("/chat/completions") == expected
     assert body["tool_calls"] == [] and body["message"]["tool_calls"]
 
 
-def test_forced_tool_choice_applies_to_the_first_call_only(http, alice, upstream):
+def test_forced_tool_choice_applies_to_the_first_call_only(api, alice, upstream):
     forced = {"type": "function", "function": {"name": "calculate"}}
     text = 'Anything [[call:calculate:{"expression":"3*3"}]]'
-    body = ok(invoke(http, alice, text, builtin_tools=["calculate"], tool_choice=forced))
+    body = ok(invoke(api, alice, text, builtin_tools=["calculate"], tool_choice=forced))
     assert body["executed_tool_calls"][0]["output"]["result"] == 9
     one, two = chat_bodies(upstream)
     assert (one["tool_choice"], two["tool_choice"]) == (forced, "auto")
     assert one["tools"] == two["tools"] == [WEATHER, CALC]
 
 
-def test_reasoning_details_are_kept_in_the_conversation(http, alice, upstream):
+def test_reasoning_details_are_kept_in_the_conversation(api, alice, upstream):
     gemini = "google/gemini-3-flash-preview"
     text = '[[call:calculate:{"expression":"5+5"}]] [[call:get_weather:{"city":"Rome"}]]'
-    first = ok(invoke(http, alice, text, model=gemini, builtin_tools=True), "requires_action", "tool_calls")
+    first = ok(invoke(api, alice, text, model=gemini, builtin_tools=True), "requires_action", "tool_calls")
     assert first["message"]["reasoning_details"]
     [pending] = first["tool_calls"]
-    ok(submit(http, alice, first["session_id"], [(pending["id"], "sunny")]))
+    ok(submit(api, alice, first["session_id"], [(pending["id"], "sunny")]))
     assistant = chat_bodies(upstream)[1]["messages"][1]
     assert assistant["reasoning_details"] == first["message"]["reasoning_details"]
 
 
-def test_server_side_iterations_keep_reasoning_details(http, alice, upstream):
+def test_server_side_iterations_keep_reasoning_details(api, alice, upstream):
     text = '[[call:calculate:{"expression":"5+5"}]]'
-    body = ok(invoke(http, alice, text, model="google/gemini-3-flash-preview", builtin_tools=["calculate"]))
+    body = ok(invoke(api, alice, text, model="google/gemini-3-flash-preview", builtin_tools=["calculate"]))
     assert body["iterations"] == 2
     assert chat_bodies(upstream)[1]["messages"][1]["reasoning_details"]
 
@@ -265,8 +251,8 @@ def test_server_side_iterations_keep_reasoning_details(http, alice, upstream):
         ("[[call:calculate:]]", "expression"),  # "" means {}: a missing required argument, not bad JSON
     ],
 )
-def test_bad_builtin_arguments_are_fed_back_as_errors(http, alice, upstream, marker, expected):
-    body = ok(invoke(http, alice, marker, builtin_tools=True))
+def test_bad_builtin_arguments_are_fed_back_as_errors(api, alice, upstream, marker, expected):
+    body = ok(invoke(api, alice, marker, builtin_tools=True))
     [done] = body["executed_tool_calls"]
     assert set(done) == {"id", "name", "arguments", "error"} and expected in done["error"]
     sent = chat_bodies(upstream)[1]["messages"][-1]
@@ -280,13 +266,13 @@ def test_bad_builtin_arguments_are_fed_back_as_errors(http, alice, upstream, mar
         ("[[call:get_weather:]]", "{}"),  # "" for a tool without arguments means {}
     ],
 )
-def test_callers_arguments_are_passed_raw(http, alice, marker, arguments):
-    body = ok(invoke(http, alice, marker), "requires_action", "tool_calls")
+def test_callers_arguments_are_passed_raw(api, alice, marker, arguments):
+    body = ok(invoke(api, alice, marker), "requires_action", "tool_calls")
     assert body["tool_calls"][0]["function"]["arguments"] == arguments
 
 
-def test_empty_builtin_arguments_mean_an_empty_object(http, alice):
-    body = ok(invoke(http, alice, "[[call:get_current_time:]]", builtin_tools=True))
+def test_empty_builtin_arguments_mean_an_empty_object(api, alice):
+    body = ok(invoke(api, alice, "[[call:get_current_time:]]", builtin_tools=True))
     [done] = body["executed_tool_calls"]
     assert done["arguments"] == "{}" and done["output"]["timezone"] == "UTC"
 
@@ -315,58 +301,58 @@ def test_empty_builtin_arguments_mean_an_empty_object(http, alice):
     ],
 )
 def test_invoke_refusals(client, fields, field, message):
-    headers = auth(client.application)
+    headers = bearer(client.application)
     response = invoke(client, headers, "hi", **fields)
     error = assert_error(response, 400, "invalid_request_error", message)
     assert field in error["details"], error
 
 
-def test_submit_refusals(http, alice, gateway, upstream):
+def test_submit_refusals(api, alice, gateway, upstream):
     text = '[[call:get_weather:{"city":"A"}]] [[call:get_weather:{"city":"B"}]]'
-    first = ok(invoke(http, alice, text), "requires_action", "tool_calls")
+    first = ok(invoke(api, alice, text), "requires_action", "tool_calls")
     sid, (a, b) = first["session_id"], [call["id"] for call in first["tool_calls"]]
-    assert_error(submit(http, alice, "tsess_unknown", [(a, "x"), (b, "y")]), 404, "not_found_error")
-    assert_error(submit(http, auth(gateway, "bob"), sid, [(a, "x"), (b, "y")]), 404, "not_found_error")
+    assert_error(submit(api, alice, "tsess_unknown", [(a, "x"), (b, "y")]), 404, "not_found_error")
+    assert_error(submit(api, bearer(gateway, "bob"), sid, [(a, "x"), (b, "y")]), 404, "not_found_error")
     for outputs, named in (
         ([(a, "x")], [b]),
         ([(a, "x"), (b, "y"), ("call_zzz", "z")], ["call_zzz"]),
         ([(a, "x"), (a, "again"), (b, "y")], [a]),
         ([], [a, b]),
     ):
-        error = assert_error(submit(http, alice, sid, outputs), 400, "invalid_request_error")
+        error = assert_error(submit(api, alice, sid, outputs), 400, "invalid_request_error")
         assert all(name in error["message"] for name in named) and "tool_outputs" in error["details"]
-    bad = post(http, "/tools/submit", {"session_id": sid}, alice)
+    bad = post(api, "/tools/submit", {"session_id": sid}, alice)
     assert "tool_outputs" in assert_error(bad, 400, "invalid_request_error")["details"]
     assert upstream.hits("/chat/completions") == 1  # no refusal reached the model
-    ok(submit(http, alice, sid, [(b, "y"), (a, "x")]))
+    ok(submit(api, alice, sid, [(b, "y"), (a, "x")]))
     assert chat_bodies(upstream)[1]["messages"][-2:] == [tool_message(a, "x"), tool_message(b, "y")]
-    assert_error(submit(http, alice, sid, [(a, "x"), (b, "y")]), 409, "conflict_error")
+    assert_error(submit(api, alice, sid, [(a, "x"), (b, "y")]), 409, "conflict_error")
 
 
-def test_failed_model_call_in_invoke_stores_no_session(http, alice, gateway):
-    response = invoke(http, alice, "[[fault:error-200]] [[call:get_weather:{}]]")
+def test_failed_model_call_in_invoke_stores_no_session(api, alice, gateway):
+    response = invoke(api, alice, "[[fault:error-200]] [[call:get_weather:{}]]")
     assert_error(response, 502, "upstream_error")
-    assert_error(invoke(http, alice, "[[fault:finish-error]]"), 502, "upstream_error")
+    assert_error(invoke(api, alice, "[[fault:finish-error]]"), 502, "upstream_error")
     assert len(services_of(gateway).tool_sessions) == 0
 
 
 def test_failed_model_call_in_submit_leaves_the_session_as_it_was():
     with MockOpenRouter(api_key=MOCK_KEY) as mock:
         app = make_app(OPENROUTER_BASE_URL=mock.url, OPENROUTER_API_KEY=MOCK_KEY)
-        http, headers = app.test_client(), auth(app)
-        first = ok(invoke(http, headers, '[[call:get_weather:{"city":"X"}]]'), "requires_action", "tool_calls")
+        api, headers = app.test_client(), bearer(app)
+        first = ok(invoke(api, headers, '[[call:get_weather:{"city":"X"}]]'), "requires_action", "tool_calls")
         call_id = first["tool_calls"][0]["id"]
         mock.api_key = "sk-or-v1-rotated"  # OpenRouter now refuses our key: the submit's model call fails
-        failed = submit(http, headers, first["session_id"], [(call_id, "first try")])
+        failed = submit(api, headers, first["session_id"], [(call_id, "first try")])
         assert_error(failed, 502, "upstream_error")
         mock.api_key = MOCK_KEY
-        ok(submit(http, headers, first["session_id"], [(call_id, "second try")]))
+        ok(submit(api, headers, first["session_id"], [(call_id, "second try")]))
         retried = [r.body for r in mock.requests if r.path.endswith("/chat/completions")][-1]
         assert retried["messages"][1:] == [first["message"], tool_message(call_id, "second try")]
 
 
 def _racing_submits(app, session_id, call_id, start):
-    base_headers = auth(app)
+    base_headers = bearer(app)
     statuses = []
 
     def send(base):
@@ -379,7 +365,7 @@ def _racing_submits(app, session_id, call_id, start):
 
 def test_racing_submits_one_continues(gateway, upstream):
     first = ok(
-        invoke(gateway.test_client(), auth(gateway), "[[delay_ms:300]] [[call:get_weather:{}]]"),
+        invoke(gateway.test_client(), bearer(gateway), "[[delay_ms:300]] [[call:get_weather:{}]]"),
         "requires_action",
         "tool_calls",
     )
@@ -398,7 +384,7 @@ def test_racing_submits_one_continues(gateway, upstream):
 
 def test_submit_while_another_is_under_way_is_409(gateway, upstream):
     first = ok(
-        invoke(gateway.test_client(), auth(gateway), "[[delay_ms:400]] [[call:get_weather:{}]]"),
+        invoke(gateway.test_client(), bearer(gateway), "[[delay_ms:400]] [[call:get_weather:{}]]"),
         "requires_action",
         "tool_calls",
     )
@@ -416,45 +402,45 @@ def test_submit_while_another_is_under_way_is_409(gateway, upstream):
 def test_session_expiry(gateway, upstream):
     now = [1_800_000_000.0]
     services_of(gateway).tool_sessions = MemorySessionStore(ttl=60, clock=lambda: now[0])
-    http, headers = gateway.test_client(), auth(gateway)
-    first = ok(invoke(http, headers, "[[call:get_weather:{}]]"), "requires_action", "tool_calls")
+    api, headers = gateway.test_client(), bearer(gateway)
+    first = ok(invoke(api, headers, "[[call:get_weather:{}]]"), "requires_action", "tool_calls")
     assert first["expires_at"] == "2027-01-15T08:01:00Z"  # 1_800_000_000 + 60 s
     now[0] += 59
-    assert_error(submit(http, headers, first["session_id"], []), 400, "invalid_request_error")  # still alive
+    assert_error(submit(api, headers, first["session_id"], []), 400, "invalid_request_error")  # still alive
     now[0] += 1
     assert_error(
-        submit(http, headers, first["session_id"], [(first["tool_calls"][0]["id"], "x")]), 404, "not_found_error"
+        submit(api, headers, first["session_id"], [(first["tool_calls"][0]["id"], "x")]), 404, "not_found_error"
     )
     assert upstream.hits("/chat/completions") == 1
 
 
-def test_expires_at_is_ttl_after_the_last_step(http, alice):
+def test_expires_at_is_ttl_after_the_last_step(api, alice):
     before = time.time()
-    body = ok(invoke(http, alice, "[[call:get_weather:{}]]"), "requires_action", "tool_calls")
+    body = ok(invoke(api, alice, "[[call:get_weather:{}]]"), "requires_action", "tool_calls")
     expires = datetime.strptime(body["expires_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
     assert before + 900 - 1 <= expires <= time.time() + 900
 
 
 def test_invoke_and_submit_share_the_quota(upstream):
-    app = make_app(OPENROUTER_BASE_URL=upstream.url, OPENROUTER_API_KEY=MOCK_KEY, RATELIMIT_FUNCTION_CALLING="2/minute")
-    http, headers = app.test_client(), auth(app)
-    first = invoke(http, headers, "[[call:get_weather:{}]]")
+    app = gateway_app(upstream, RATELIMIT_FUNCTION_CALLING="2/minute")
+    api, headers = app.test_client(), bearer(app)
+    first = invoke(api, headers, "[[call:get_weather:{}]]")
     assert first.headers["X-RateLimit-Limit"] == "2" and first.headers["X-RateLimit-Remaining"] == "1"
     body = ok(first, "requires_action", "tool_calls")
-    ok(submit(http, headers, body["session_id"], [(body["tool_calls"][0]["id"], "x")]))
-    assert_error(invoke(http, headers, "again"), 429, "rate_limit_error")
-    assert_error(submit(http, headers, body["session_id"], []), 429, "rate_limit_error")
-    assert http.get(f"{BASE}/tools/builtin", headers=headers).status_code == 200
-    assert ok(invoke(http, auth(app, "bob"), "hi"))["iterations"] == 1  # per user
+    ok(submit(api, headers, body["session_id"], [(body["tool_calls"][0]["id"], "x")]))
+    assert_error(invoke(api, headers, "again"), 429, "rate_limit_error")
+    assert_error(submit(api, headers, body["session_id"], []), 429, "rate_limit_error")
+    assert api.get(f"{BASE}/tools/builtin", headers=headers).status_code == 200
+    assert ok(invoke(api, bearer(app, "bob"), "hi"))["iterations"] == 1  # per user
 
 
 def test_deadline_stops_new_model_calls(upstream):
-    app = make_app(OPENROUTER_BASE_URL=upstream.url, OPENROUTER_API_KEY=MOCK_KEY, OPENROUTER_TIMEOUT=800)
+    app = gateway_app(upstream, OPENROUTER_TIMEOUT=800)
     # Each call takes 450 ms (under the 800 ms idle timeout), so the deadline passes after the second call
     # (after the first only on a badly overloaded machine); the fake-clock test below pins the count exactly.
     text = '[[always_call]] [[delay_ms:450]] [[call:calculate:{"expression":"1+1"}]]'
     body = ok(
-        invoke(app.test_client(), auth(app), text, builtin_tools=True, max_iterations=10), "completed", "deadline"
+        invoke(app.test_client(), bearer(app), text, builtin_tools=True, max_iterations=10), "completed", "deadline"
     )
     assert body["iterations"] == len(body["executed_tool_calls"]) == upstream.hits("/chat/completions")
     assert body["iterations"] in (1, 2)

@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from errors import ServiceUnavailableError, UpstreamError, UpstreamTimeoutError
+from core.errors import ServiceUnavailableError, UpstreamError, UpstreamTimeoutError
 from tests.conftest import MOCK_KEY
 from tests.servers import free_port
 from upstream.client import OpenRouterClient

@@ -20,7 +20,8 @@ from tests.conftest import (
     b64,
     bearer,
     encoded_form,
-    media_app,
+    gateway_app,
+    named_cases,
     padded,
 )
 
@@ -123,7 +124,7 @@ def test_multipart_uploads_become_data_urls(api, alice, upstream):
 
 
 def test_default_model_is_configurable(upstream):
-    app = media_app(upstream, OPENROUTER_VISION_MODEL="anthropic/claude-sonnet-4.5")
+    app = gateway_app(upstream, OPENROUTER_VISION_MODEL="anthropic/claude-sonnet-4.5")
     response = app.test_client().post(URL, headers=bearer(app), json={"prompt": "Hi", "images": [{"url": PNG_URL}]})
     assert response.status_code == 200
     assert upstream.last(CHAT).body["model"] == "anthropic/claude-sonnet-4.5"
@@ -184,9 +185,7 @@ REFUSED_JSON = [
 ]
 
 
-@pytest.mark.parametrize(
-    "payload,field,message", [case[1:] for case in REFUSED_JSON], ids=[case[0] for case in REFUSED_JSON]
-)
+@named_cases("payload,field,message", REFUSED_JSON)
 def test_refused_json(api, alice, upstream, payload, field, message):
     assert_refused(api.post(URL, headers=alice, json=payload), upstream, message, field)
 
@@ -240,9 +239,7 @@ REFUSED_FORM = [
 ]
 
 
-@pytest.mark.parametrize(
-    "fields,field,message", [case[1:] for case in REFUSED_FORM], ids=[case[0] for case in REFUSED_FORM]
-)
+@named_cases("fields,field,message", REFUSED_FORM)
 def test_refused_multipart(api, alice, upstream, fields, field, message):
     response = api.post(URL, headers=alice, data=fields, content_type="multipart/form-data")
     assert_refused(response, upstream, message, field)
@@ -286,7 +283,7 @@ LIMIT = 2000
 
 
 def test_image_size_limit_json(upstream):
-    app = media_app(upstream, MAX_IMAGE_BYTES=LIMIT)
+    app = gateway_app(upstream, MAX_IMAGE_BYTES=LIMIT)
     api, alice = app.test_client(), bearer(app)
     at_limit = api.post(URL, headers=alice, json=url_of("data:image/png;base64," + b64(padded(PNG, LIMIT))))
     assert at_limit.status_code == 200
@@ -297,7 +294,7 @@ def test_image_size_limit_json(upstream):
 
 
 def test_image_size_limit_multipart(upstream):
-    app = media_app(upstream, MAX_IMAGE_BYTES=LIMIT)
+    app = gateway_app(upstream, MAX_IMAGE_BYTES=LIMIT)
     api, alice = app.test_client(), bearer(app)
     at_limit = api.post(URL, headers=alice, data=form(image=(io.BytesIO(padded(PNG, LIMIT)), "a.png")))
     assert at_limit.status_code == 200
@@ -318,7 +315,7 @@ def test_body_size_limit(upstream, kind):
 
 
 def test_multipart_text_field_and_part_limits(upstream):
-    app = media_app(upstream, MAX_IMAGE_BYTES=LIMIT)
+    app = gateway_app(upstream, MAX_IMAGE_BYTES=LIMIT)
     api, alice = app.test_client(), bearer(app)
     long_prompt = "x" * (app.config["MAX_FORM_MEMORY_SIZE"] + 1)
     assert_error(api.post(URL, headers=alice, data=form(prompt=long_prompt)), 413, "request_too_large")
@@ -329,7 +326,7 @@ def test_multipart_text_field_and_part_limits(upstream):
 
 def test_default_limits_let_a_large_image_through(upstream):
     """With the shipped limits, a 20 MiB image passes as a JSON data URL and as an upload."""
-    app = media_app(upstream)
+    app = gateway_app(upstream)
     api, alice = app.test_client(), bearer(app)
     image = padded(PNG, app.config["MAX_IMAGE_BYTES"])
     assert api.post(URL, headers=alice, json=url_of("data:image/png;base64," + b64(image))).status_code == 200
@@ -349,7 +346,7 @@ def test_stream_json_and_multipart(api, alice, upstream):
 
 
 def test_vision_bucket(upstream):
-    app = media_app(upstream, RATELIMIT_VISION="2/minute")
+    app = gateway_app(upstream, RATELIMIT_VISION="2/minute")
     api, alice = app.test_client(), bearer(app)
     assert api.post(URL, headers=alice, json=url_of(PNG_URL)).status_code == 200
     with api.post(URL, headers=alice, json={**url_of(PNG_URL), "stream": True}) as streamed:

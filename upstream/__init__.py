@@ -1,0 +1,1 @@
+"""The OpenRouter side: the HTTP client, its errors mapped onto the error tree, and the SSE relay."""

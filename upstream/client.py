@@ -21,16 +21,9 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError
 from urllib3.util.retry import Retry
 
-try:  # under gevent, select.poll goes through the hub; the real one answers a zero-timeout poll in a syscall
-    from gevent.monkey import get_original
-
-    _poll = get_original("select", "poll")
-except ImportError:  # pragma: no cover - gevent is a dependency; the fallback keeps the module importable
-    from select import poll as _poll
-from select import POLLIN
-
-from errors import NO_RETRY, ServiceUnavailableError, UpstreamError, UpstreamTimeoutError
-from metrics import UPSTREAM_ERRORS, UPSTREAM_LATENCY
+from core.errors import NO_RETRY, ServiceUnavailableError, UpstreamError, UpstreamTimeoutError
+from core.metrics import UPSTREAM_ERRORS, UPSTREAM_LATENCY
+from core.readiness import readable_now
 from upstream.errors import error_from_exception, error_from_response
 
 # Only a connection that could not be opened is tried again: once a byte of a POST may have reached
@@ -62,11 +55,7 @@ class _Polled:
 
     @property
     def is_connected(self):
-        if self.sock is None:
-            return False
-        poller = _poll()
-        poller.register(self.sock.fileno(), POLLIN)
-        return not poller.poll(0)
+        return self.sock is not None and not readable_now(self.sock)
 
 
 class _Connection(_Polled, HTTPConnection):

@@ -13,7 +13,7 @@ from urllib3.exceptions import (
     ReadTimeoutError,
 )
 
-from errors import (
+from core.errors import (
     InvalidRequestError,
     PermissionDeniedError,
     RateLimitError,
@@ -22,7 +22,7 @@ from errors import (
     UpstreamTimeoutError,
     UpstreamUnreachableError,
 )
-from redaction import redact_value
+from core.redaction import redact_value
 
 PROVIDER_ERROR = "Provider returned error"
 

@@ -1,20 +1,20 @@
 """The SSE relay: upstream events forwarded as they arrive, failures after the first byte as an error event."""
 
-import select
 import socket
 import time
 
 import orjson
 from urllib3.exceptions import HTTPError, ReadTimeoutError
 
-from errors import ServiceUnavailableError, UpstreamError, UpstreamTimeoutError
+from core.errors import ServiceUnavailableError, UpstreamError, UpstreamTimeoutError
+from core.readiness import readable_now
 from upstream.client import close, finish
 from upstream.errors import error_from_chunk
 
 DONE = b"data: [DONE]\n\n"
-# How often a stream asks whether its client is still there: at its first event, then at most this often. The
-# question is a select() (through the hub under gevent); asked at every event it was an eighth of a worker's
-# CPU at 256 streams, and a client gone is also found by the next write that fails.
+# How often a stream asks whether its client is still there: at its first event, then at most this often. Asked
+# at every event (a select() through the gevent hub, then) it was an eighth of a worker's CPU at 256 streams; a
+# client gone is also found by the next write that fails.
 CLIENT_CHECK_S = 0.1
 
 
@@ -66,8 +66,7 @@ def client_gone(sock):
     if sock is None:
         return False
     try:
-        readable, _, _ = select.select([sock], [], [], 0)
-        return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+        return readable_now(sock) and sock.recv(1, socket.MSG_PEEK) == b""
     except (OSError, ValueError):
         return True
 

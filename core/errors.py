@@ -1,4 +1,4 @@
-"""One exception tree for every error the gateway answers (Flask-free); error_handlers.py renders it.
+"""One exception tree for every error the gateway answers (Flask-free); webapp/error_handlers.py renders it.
 
 Retry advice is a property of the class: `should_retry = False` answers `x-should-retry: false`, which stops
 the OpenAI and Anthropic SDKs from re-sending a call that reached OpenRouter (and may be billed).
@@ -6,7 +6,7 @@ the OpenAI and Anthropic SDKs from re-sending a call that reached OpenRouter (an
 
 import math
 
-from redaction import redact, redact_value
+from core.redaction import redact, redact_value
 
 
 class ApiError(Exception):

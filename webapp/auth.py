@@ -18,12 +18,12 @@ from flask_jwt_extended.exceptions import (
 )
 from jwt.exceptions import InvalidSubjectError
 
-from composition import current_services, services_of
-from config import ConfigError
-from error_handlers import render_error
-from errors import AuthenticationError, PermissionDeniedError
+from core.config import ConfigError
+from core.errors import AuthenticationError, PermissionDeniedError
 from services.identity import is_admin
 from services.jwks import ASYMMETRIC_ALGORITHMS, KeyAlgorithmError, KeySet, ProviderFetcher, UnknownKeyError
+from webapp.composition import current_services, services_of
+from webapp.error_handlers import render_error
 
 HS_ALGORITHMS = ("HS256", "HS384", "HS512")
 RSA_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512")

@@ -3,7 +3,7 @@
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 
-from quota_state import exempt, limit_key
+from webapp.quota_state import exempt, limit_key
 
 jwt = JWTManager()
 # No default limits: every limit is declared on its route, below the auth check, keyed by the JWT sub.

@@ -9,8 +9,8 @@ import uuid
 import orjson
 from flask import g, has_request_context, request
 
-import redaction
-from metrics import observe_request
+from core import redaction
+from core.metrics import observe_request
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 log = logging.getLogger("gateway")

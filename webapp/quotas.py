@@ -9,11 +9,11 @@ from functools import wraps
 
 from flask import Response, current_app, g
 
-from composition import current_services
-from errors import RateLimitError, RedisUnavailableError
-from extensions import limiter
-from quota_state import admit_call, user_daily_budget, user_limits, user_max_concurrent
+from core.errors import RateLimitError, RedisUnavailableError
 from schemas.common import wants_stream
+from webapp.composition import current_services
+from webapp.extensions import limiter
+from webapp.quota_state import admit_call, user_daily_budget, user_limits, user_max_concurrent
 
 log = logging.getLogger("gateway.quotas")
 

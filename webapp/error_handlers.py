@@ -1,4 +1,4 @@
-"""The one handler that renders the error tree (errors.py) in API.md's envelope, or Anthropic's on /messages.
+"""The one handler that renders the error tree (core/errors.py) in API.md's envelope, or Anthropic's on /messages.
 
 Every library's own error hook is pointed here: werkzeug's HTTP errors, flask-limiter's RateLimitExceeded,
 marshmallow's ValidationError, flask-jwt-extended's loaders (auth.py), and anything unhandled (a 500).
@@ -12,14 +12,14 @@ from flask_limiter.errors import RateLimitExceeded
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from errors import (
+from core.errors import (
     ApiError,
     InternalError,
     RateLimitError,
     from_http_exception,
     validation_error,
 )
-from extensions import limiter
+from webapp.extensions import limiter
 
 log = logging.getLogger("gateway")
 

@@ -16,11 +16,11 @@ import logging
 from flask import after_this_request, current_app, g, has_request_context, request
 from limits.storage import MovingWindowSupport, Storage
 
-from composition import current_services
-from errors import AuthenticationError, RedisUnavailableError
+from core.errors import AuthenticationError, RedisUnavailableError
 from services.concurrency import CallTicket, RedisConcurrency
 from services.container import QuotaState  # noqa: F401  (re-exported: it was defined here)
 from services.identity import limits_for
+from webapp.composition import current_services
 
 log = logging.getLogger("gateway.quotas")
 APP_STORAGE = "gateway-app://"
