@@ -7,6 +7,7 @@ from flask import current_app, g, request
 from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields
 
 from core.errors import ApiError, InvalidRequestError, RequestTooLargeError, validation_error
+from services.cooperative import BIG_STEP_BYTES, cooperate
 
 SEND_JSON = "Send the body as JSON with 'Content-Type: application/json'"
 # Objects and arrays inside one body. Pass-through JSON (provider, message extras, tool parameters, content
@@ -28,6 +29,8 @@ def json_body():
             body = orjson.loads(raw)
         except orjson.JSONDecodeError:
             raise InvalidRequestError("Request body is not valid JSON") from None
+        if len(raw) > BIG_STEP_BYTES:
+            cooperate()  # parsing 20 MB took ~20 ms: let the worker's streams run before the next long step
         if not isinstance(body, dict):
             raise InvalidRequestError("Request body must be a JSON object")
         if raw.count(b"{") + raw.count(b"[") > MAX_JSON_DEPTH:  # fewer openings cannot nest that deep

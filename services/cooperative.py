@@ -6,6 +6,9 @@ _patched = None
 # sleep(0) only runs greenlets already due, before the loop polls sockets again; a timer, however short,
 # lets the loop read what arrived, so a waiting stream relays its event.
 YIELD_S = 0.001
+# A JSON parse or encoding of this many bytes takes a few milliseconds: after one, let the others run, so that
+# two such steps in a row (a media body parsed, then encoded for OpenRouter) never add up to one long stall.
+BIG_STEP_BYTES = 1024 * 1024
 
 
 def under_gevent():
@@ -23,6 +26,13 @@ def cooperate():
         from gevent import sleep
 
         sleep(YIELD_S)
+
+
+def after_big(data):
+    """`data`, after letting the others run when it was a long step to make (see BIG_STEP_BYTES)."""
+    if len(data) > BIG_STEP_BYTES:
+        cooperate()
+    return data
 
 
 def in_slices(data, size):

@@ -16,6 +16,7 @@ from core.errors import RedisUnavailableError, UpstreamError
 from core.metrics import observe_usage
 from core.redaction import redact_secrets
 from services.apis import CHAT
+from services.cooperative import after_big
 from services.usage import amounts
 from upstream.errors import describe
 
@@ -50,7 +51,8 @@ def complete(call, body, api=CHAT):
     """Call OpenRouter for a non-streamed answer: (raw bytes, parsed answer, seconds waited)."""
     outgoing = prepare(call, body, api)
     started = time.perf_counter()
-    upstream = call.client.post_chat(orjson.dumps(outgoing), path=api.path, headers=call.forwarded, endpoint=api.name)
+    body = after_big(orjson.dumps(outgoing))
+    upstream = call.client.post_chat(body, path=api.path, headers=call.forwarded, endpoint=api.name)
     waited = time.perf_counter() - started
     content = redact_secrets(upstream.data)  # passed on as it is: an echoed key must not go with it
     completion = parse_completion(content, api.answer_key)
@@ -63,7 +65,7 @@ def open_stream(call, body, api=CHAT):
     outgoing = prepare(call, {**body, "stream": True}, api)
     started = time.perf_counter()
     upstream = call.client.open_stream(
-        orjson.dumps(outgoing), path=api.path, headers=call.forwarded, endpoint=f"{api.name}_stream"
+        after_big(orjson.dumps(outgoing)), path=api.path, headers=call.forwarded, endpoint=f"{api.name}_stream"
     )
     waited = time.perf_counter() - started
     return upstream, StreamUsage(call.usage, call.user, model_of(outgoing), api, call.ticket), waited
