@@ -9,6 +9,7 @@ Callers get the urllib3 response under requests' (`.status`, `.headers`, `.data`
 relay reads event by event.
 """
 
+import http.client
 import time
 
 import orjson
@@ -58,12 +59,32 @@ class _Polled:
         return self.sock is not None and not readable_now(self.sock)
 
 
+# http.client reads an answer through a BufferedReader of 8 KB per connection, held while a call is in flight
+# (thousands of them in a gevent worker). An SSE event or a response head fits in 2 KB; a larger body is read
+# past the buffer anyway (BufferedReader hands a large read to the socket directly).
+RESPONSE_BUFFER = 2048
+
+
+class _SmallBuffer:
+    """The socket as http.client.HTTPResponse sees it: it only asks for a reader over it."""
+
+    def __init__(self, sock):
+        self._sock = sock
+
+    def makefile(self, mode):
+        return self._sock.makefile(mode, buffering=RESPONSE_BUFFER)
+
+
+def _response(sock, *args, **kwargs):
+    return http.client.HTTPResponse(_SmallBuffer(sock), *args, **kwargs)
+
+
 class _Connection(_Polled, HTTPConnection):
-    pass
+    response_class = staticmethod(_response)
 
 
 class _TLSConnection(_Polled, HTTPSConnection):
-    pass
+    response_class = staticmethod(_response)
 
 
 class _Pool(HTTPConnectionPool):
