@@ -99,6 +99,24 @@ def measure(urls, token, rounds=3):
     }
 
 
+FLOOR = """
+from gevent import monkey; monkey.patch_all()
+import statistics, sys, time, redis
+client = redis.Redis(port=int(sys.argv[1]))
+client.ping()
+times = []
+for _ in range(3000):
+    started = time.perf_counter(); client.ping(); times.append(time.perf_counter() - started)
+print(statistics.median(times) * 1000)
+"""
+
+
+def redis_floor(port):
+    """p50 ms of a bare PING from a gevent-patched process: one round trip to Redis on this machine, now."""
+    out = subprocess.run([str(BIN / "python"), "-c", FLOOR, str(port)], capture_output=True, text=True, check=True)
+    return float(out.stdout)
+
+
 def redis_commands(port):
     """Commands Redis ran per command name (INFO commandstats)."""
     out = subprocess.run(["redis-cli", "-p", str(port), "info", "commandstats"], capture_output=True, text=True)
@@ -113,6 +131,7 @@ def section(figures):
     per_call = {k: round(v / calls, 2) for k, v in sorted(figures["redis_commands"].items()) if v / calls >= 0.01}
     verdict = lambda ok: "**met**" if ok else "**missed**"  # noqa: E731
     added_cell = f"{added:+.3f} ms ({seq['memory-1w']:.3f} → {seq['redis-1w']:.3f})"
+    floor = statistics.median(figures["redis_floor_ms"])
     ratio_cell = f"{ratio:.2f} × ({rps['redis-1w']:.0f} → {rps['redis-2w']:.0f} req/s)"
     return f"""{BEGIN}
 ## Scaled out beside embedded (`bench/scale_out.py`, same machine, interleaved, median of 3 rounds)
@@ -124,7 +143,11 @@ def section(figures):
 
 Sequential p50: memory, 1 worker {seq["memory-1w"]:.3f} ms; Redis, 1 worker {seq["redis-1w"]:.3f} ms; Redis,
 2 workers {seq["redis-2w"]:.3f} ms. Redis commands per gateway call (INFO commandstats over {calls:,} calls, the
-script's own commands included; one `evalsha` before the upstream call, one after): {per_call}.
+script's own commands included; one `evalsha` before the upstream call, waited for; after it one `eval` sent behind
+`CLIENT REPLY SKIP`, not waited for): {per_call}.
+The floor of that one round trip, in the same run: a bare `PING` from a gevent-patched process takes {floor:.3f} ms
+(p50; before and after the rounds: {", ".join(f"{v:.3f}" for v in figures["redis_floor_ms"])}), so Redis mode's added
+time is {added / floor:.1f} such round trips.
 wrk, the upstream, Redis and the gateways share the machine's {os.cpu_count()} CPUs, so a second worker competes
 with them for the same cores; load average at the start {figures["load"][0]}, at the end {figures["load"][1]}. Each
 Redis round trip wakes redis-server: on a busy machine that wake-up, not Redis's work, is most of its cost.
@@ -174,12 +197,15 @@ def main():
             urls[mode] = f"http://127.0.0.1:{port}/api/v2/openrouter/chat/completions"
         subprocess.run(["redis-cli", "-p", str(redis_port), "config", "resetstat"], capture_output=True, check=True)
         load_start = Path("/proc/loadavg").read_text().split()[0]
+        floor_before = redis_floor(redis_port)
         figures = measure(urls, token)
+        figures["redis_floor_ms"] = [floor_before, redis_floor(redis_port)]
         figures["load"] = [load_start, Path("/proc/loadavg").read_text().split()[0]]
         figures["redis_commands"] = redis_commands(redis_port)
         stats = figures["redis_commands"]
         stats.pop("info", None)
         stats.pop("config|resetstat", None)
+        stats.pop("ping", None)
     (OUT / "scale_out.json").write_bytes(orjson.dumps(figures, option=orjson.OPT_INDENT_2))
     write_results(section(figures))
     print(section(figures))
