@@ -2,9 +2,9 @@
 
     python -m tests.heavy_load GATEWAY_URL JWT_SECRET
 
-After 0.3 s (a stream is under way), twice: the largest audio upload as JSON (15 MB of WAV, ~20 MB of base64),
-a 20,000-message conversation and the calculator's worst expression. Prints one JSON line: each call's status,
-the tool the calculation ran, and when the last call ended (time.time()).
+It builds its bodies first and prints `ready`; 0.3 s later (a stream is under way), twice: the largest audio
+upload as JSON (15 MB of WAV, ~20 MB of base64), a 20,000-message conversation and the calculator's worst
+expression. Prints one JSON line: each call's status, the tool the calculation ran, and when the last call ended.
 """
 
 import base64
@@ -35,6 +35,7 @@ def main(gateway, secret):
     calls = (("audio", "/audio", audio), ("chat", "/chat/completions", conversation))
     calls += (("calc", "/tools/invoke", calculation),)
     out = {name: [] for name, _, _ in calls}
+    print("ready", flush=True)  # the bodies are built: nothing CPU-heavy of ours runs beside the stream now
     time.sleep(0.3)
     for _ in range(2):
         for name, path, body in calls:
