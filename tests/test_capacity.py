@@ -58,35 +58,26 @@ def auth(sub):
     return live_auth(sub, SECRET)
 
 
-def stream_arrivals(base, chunks, interval_ms=INTERVAL_MS, sub="streamer"):
-    """Open a stream of `chunks` events `interval_ms` apart; the arrival time of each data event."""
-    body = {"messages": [{"role": "user", "content": f"go [[chunks:{chunks}]] [[interval_ms:{interval_ms}]]"}]}
-    arrivals, raw = [], b""  # (wall-clock time, event), to compare with when the stand-in sent each
-    with requests.post(f"{base}{API}/chat/stream", json=body, headers=auth(sub), stream=True, timeout=30) as r:
-        assert r.status_code == 200
-        for piece in r.iter_content(chunk_size=None):
-            now = time.time()
-            arrivals += [now] * piece.count(b"data:")
-            raw += piece
-    assert raw.endswith(b"data: [DONE]\n\n")
-    return arrivals
-
-
 def wav_base64(size):
     return base64.b64encode(b"RIFF" + b"\0\0\0\0" + b"WAVE" + os.urandom(size - 12)).decode()
 
 
 def test_heavy_audio_long_conversation_and_worst_calculation_do_not_stall_an_open_stream(gateway, stand_in):
     requests.post(f"{stand_in.removesuffix('/api/v1')}/_mock/reset", timeout=5)
-    # The heavy calls come from a process of their own, as from another user's machine.
-    loader = subprocess.Popen(
-        ["nice", "-n", "15", sys.executable, "-m", "tests.heavy_load", gateway, SECRET],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-    )
+    # The heavy calls and the stream each come from a process of their own, as from other machines; the
+    # heavy caller and the stand-in run niced, so that on these 2 cores the process measured is the gateway.
+    probe = [sys.executable, "-m", "tests.heavy_load"]
+    pipes = {"cwd": ROOT, "stdin": subprocess.PIPE, "stdout": subprocess.PIPE}
+    loader = subprocess.Popen(["nice", "-n", "15", *probe, "heavy", gateway, SECRET], **pipes)
     assert loader.stdout.readline() == b"ready\n"
-    arrivals = stream_arrivals(gateway, chunks=400)
+    reader = subprocess.Popen([*probe, "stream", gateway, SECRET, "400"], **pipes)
+    assert reader.stdout.readline() == b"open\n"
+    loader.stdin.write(b"go\n")
+    loader.stdin.flush()
     heavy = orjson.loads(loader.communicate(timeout=60)[0])
+    streamed = orjson.loads(reader.communicate(timeout=60)[0])
+    arrivals = streamed["arrivals"]
+    assert streamed["done"]
     assert heavy["finished"] < arrivals[-1]  # all the heavy calls ran while the stream was open
     assert [heavy["audio"], heavy["chat"], heavy["calc"], heavy["calc_tool"]] == [[200, 200]] * 3 + ["calculate"]
     sent = sent_times(stand_in, "[[chunks:400]]")
