@@ -50,7 +50,7 @@ def main():
     ways = {
         "urllib3 PoolManager.request": lambda: pool.request("POST", url, body=BODY, headers=HEADERS, timeout=timeout),
         "requests Session.post (defaults)": lambda: session.post(url, data=BODY, headers=HEADERS, timeout=(10, 120)),
-        "gateway client (prepared once, Session.send)": lambda: client.post_chat(BODY),
+        "gateway client (prepared parts, Session.send)": lambda: client.post_chat(BODY),
     }
     for name, call in ways.items():
         print(f"{name:46s} {cpu_per_call(call, args.calls):7.0f} µs CPU per call")

@@ -12,15 +12,15 @@ BUCKETS = (
     ("the whole Flask request (ProxyFix → view → after_request)", "Flask.wsgi_app"),
     ("JWT check (flask-jwt-extended + PyJWT)", "authenticate (webapp/auth.py"),
     ("rate limit (flask-limiter, moving window)", "Limiter._check_request_limit"),
-    ("body validation (marshmallow fields)", "load_present (schemas/common.py"),
+    ("body validation (marshmallow fields)", "validate_input (schemas/common.py"),
     ("upstream call (urllib3 pool)", "OpenRouterClient.post_chat"),
     ("  of which waiting for and parsing the answer (getresponse)", "HTTPConnection.getresponse (urllib3"),
     ("access log line (logs.finish_request write_line)", "finish_request.<locals>.write_line"),
     ("request id + clock (logs.start_request)", "start_request (webapp/logs.py"),
     ("in-memory moving window (services/quota_storage.py)", "LeanMemoryStorage"),
     ("metrics (prometheus-client)", "observe_request (core/metrics.py"),
-    ("gunicorn around the app (parse the request, write the response)", "ThreadWorker.handle", "Flask.wsgi_app"),
-    ("gunicorn's main loop (accept, poll, keep-alive)", "ThreadWorker.run"),
+    ("gunicorn around the app (parse the request, write the response)", "AsyncWorker.handle (", "Flask.wsgi_app"),
+    ("gevent's loop (accept, poll, switch)", "Hub.run", "AsyncWorker.handle ("),
 )
 
 
