@@ -265,3 +265,22 @@ def test_a_frozen_redis_is_a_quick_503_under_the_gevent_worker(stand_in, tmp_pat
     assert frozen.status_code == 503 and frozen.json()["error"]["type"] == "service_unavailable"
     assert frozen_for < 2
     assert live.status_code == 200
+
+
+def test_the_gthread_worker_still_serves_calls_streams_and_redis_state(stand_in, tmp_path):
+    with run_redis() as (redis_url, _):
+        env = live_env(stand_in, SECRET, LOG_LEVEL="INFO", REDIS_URL=redis_url, GUNICORN_WORKER_CLASS="gthread")
+        with run_gunicorn(env, log_path=tmp_path / "gunicorn.log") as (base, _):
+            body = {"messages": [{"role": "user", "content": "hi"}]}
+            plain = requests.post(f"{base}{API}/chat/completions", json=body, headers=auth("threads"), timeout=10)
+            with requests.post(
+                f"{base}{API}/chat/stream", json=body, headers=auth("threads"), stream=True, timeout=10
+            ) as streamed:
+                raw = b"".join(streamed.iter_content(chunk_size=None))
+            usage = requests.get(f"{base}{API}/usage", headers=auth("threads"), timeout=10)
+    assert plain.status_code == 200 and plain.json()["choices"][0]["message"]["content"] == "Mock reply to: hi"
+    events = [orjson.loads(line[6:]) for line in raw.split(b"\n") if line.startswith(b"data: {")]
+    words = "".join(e["choices"][0]["delta"].get("content") or "" for e in events if e.get("choices"))
+    assert streamed.status_code == 200 and raw.endswith(b"data: [DONE]\n\n") and words == "Mock reply to: hi"
+    assert usage.status_code == 200 and usage.json()["totals"]["requests"] == 2
+    assert "Using worker: gthread" in (tmp_path / "gunicorn.log").read_text()
