@@ -48,9 +48,15 @@ def gateway_env(stand_in, **extra):
 
 
 @pytest.fixture(scope="module")
-def gateway(stand_in, tmp_path_factory):
-    log = tmp_path_factory.mktemp("capacity") / "gunicorn.log"
-    with run_gunicorn(gateway_env(stand_in), log_path=log) as (base, proc):
+def gateway_log(tmp_path_factory):
+    return tmp_path_factory.mktemp("capacity") / "gunicorn.log"
+
+
+@pytest.fixture(scope="module")
+def gateway(stand_in, gateway_log):
+    # gevent's monitor thread reports, in the log, any greenlet that holds the worker's loop for over 100 ms.
+    monitor = {"GEVENT_MONITOR_THREAD_ENABLE": "true", "GEVENT_MAX_BLOCKING_TIME": "0.1"}
+    with run_gunicorn(gateway_env(stand_in, **monitor), log_path=gateway_log) as (base, proc):
         yield base
 
 
@@ -62,7 +68,7 @@ def wav_base64(size):
     return base64.b64encode(b"RIFF" + b"\0\0\0\0" + b"WAVE" + os.urandom(size - 12)).decode()
 
 
-def test_heavy_audio_long_conversation_and_worst_calculation_do_not_stall_an_open_stream(gateway, stand_in):
+def test_heavy_audio_conversation_and_calculation_do_not_stall_an_open_stream(gateway, gateway_log, stand_in):
     requests.post(f"{stand_in.removesuffix('/api/v1')}/_mock/reset", timeout=5)
     # The heavy calls and the stream each come from a process of their own, as from other machines; the
     # heavy caller and the stand-in run niced, so that on these 2 cores the process measured is the gateway.
@@ -85,9 +91,13 @@ def test_heavy_audio_long_conversation_and_worst_calculation_do_not_stall_an_ope
     # How much later than its best each event arrived: what the gateway added beyond the stand-in's spacing.
     lags = [arrived - left for arrived, left in zip(arrivals, sent, strict=True)]
     extra = max(lags) - min(lags)
-    # No event more than 100 ms later than its best (~30 ms on a quiet machine: the 20 MB JSON parse and
-    # encoding, each ~20 ms, now with a turn for the others between them). Before the slicing: 400-1,000 ms.
-    assert extra < 0.1, f"an event arrived {extra * 1000:.0f} ms later than the best one"
+    # Inside the gateway: no step of any call held the worker's loop for 100 ms (the bound), as gevent's
+    # monitor sees it. Seen from outside, every event arrived within 200 ms of its best: 30-65 ms is usual (the
+    # 20 MB JSON parse and encoding, each ~20 ms, with a turn for the others between them), but on this shared
+    # 2-core VM one run in two or three of the full suite has shown a hiccup of 120-150 ms with no block in the
+    # gateway's loop. Before the slicing, the same load delayed events by 400-1,000 ms.
+    assert "appears to be blocked" not in gateway_log.read_text()
+    assert extra < 0.2, f"an event arrived {extra * 1000:.0f} ms later than the best one"
 
 
 def sent_times(stand_in, marker):
