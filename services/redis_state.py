@@ -30,10 +30,10 @@ class Parser(DefaultParser):  # hiredis's (requirements.txt): its reader parses 
     closed) asks one real poll(2) when nothing is buffered, instead of a poll object of the gevent hub."""
 
     def can_read(self, timeout=0):
-        sock, reader = getattr(self, "_sock", None), getattr(self, "_reader", None)
-        if timeout or sock is None or reader is None or reader.has_data():
+        sock = self._sock
+        if timeout or sock is None or self._reader is None or self._reader.has_data():
             return super().can_read(timeout)
-        if getattr(sock, "pending", None) and sock.pending():  # TLS may hold decrypted bytes
+        if hasattr(sock, "pending") and sock.pending():  # TLS may hold decrypted bytes
             return super().can_read(timeout)
         return readable_now(sock) and super().can_read(timeout)  # nothing buffered, nothing on the socket: clean
 

@@ -162,25 +162,22 @@ class OpenRouterClient:
         if not self.api_key:
             raise ServiceUnavailableError("OPENROUTER_API_KEY is not configured on the gateway")
 
-    def _template(self, path, stream=False):
-        """The URL and headers of a POST, prepared once per API path (and for streams) by requests."""
+    def _post(self, path, body, stream=False, headers=None):
+        """A POST of `body` to `path`, put together from the URL and headers requests prepared once per path
+        (and for streams): no prepared request, cookie jar or case-insensitive dict is copied per call."""
         template = self._templates.get((path, stream))
         if template is None:
-            headers = {**self.headers, "Accept": "text/event-stream"} if stream else self.headers
-            prepared = self._prepare("POST", f"{self.base_url}{path}", headers)
+            fixed = {**self.headers, "Accept": "text/event-stream"} if stream else self.headers
+            prepared = self._prepare("POST", f"{self.base_url}{path}", fixed)
             del prepared.headers["Content-Length"]
             template = self._templates[(path, stream)] = (prepared.url, dict(prepared.headers))
-        return template
+        request = requests.PreparedRequest()
+        request.method, request.url, request.body = "POST", template[0], body
+        request.headers = {**template[1], **(headers or {}), "Content-Length": str(len(body))}
+        return request
 
-    def _send(self, session, template, body=None, timeout=None, endpoint=None, headers=None):
-        """Send a request built from a template (plus `headers`); the urllib3 response, its body not read yet."""
-        if isinstance(template, requests.PreparedRequest):
-            request = template
-        else:  # the parts requests prepared once, put together without copying a jar or a case-insensitive dict
-            request = requests.PreparedRequest()
-            request.method, (request.url, fixed) = "POST", template
-            request.headers = {**fixed, **(headers or {}), "Content-Length": str(len(body))}
-            request.body = body
+    def _send(self, session, request, timeout=None, endpoint=None):
+        """Send a prepared request; the urllib3 response, its body not read yet."""
         started = time.perf_counter()
         try:
             response = session.send(
@@ -203,7 +200,7 @@ class OpenRouterClient:
         `path` names another inference API (`/responses`, `/messages`, `/embeddings`), `headers` adds to ours.
         """
         self._require_key()
-        response = self._send(self.session, self._template(path), body, endpoint=endpoint, headers=headers)
+        response = self._send(self.session, self._post(path, body, headers=headers), endpoint=endpoint)
         try:
             response.data  # noqa: B018 - reads the body and hands the connection back to the pool
         except HTTPError as exc:
@@ -216,7 +213,7 @@ class OpenRouterClient:
     def open_stream(self, body, path="/chat/completions", headers=None, endpoint="chat_stream"):
         """POST a streaming chat completion; returns the open response once OpenRouter answered 200."""
         self._require_key()
-        response = self._send(self.session, self._template(path, True), body, endpoint=endpoint, headers=headers)
+        response = self._send(self.session, self._post(path, body, True, headers), endpoint=endpoint)
         if response.status != 200:
             try:
                 raise error_from_response(response.status, _read_all(response), response.headers)
@@ -231,7 +228,7 @@ class OpenRouterClient:
         if session is None:
             session = self._get_sessions[attempts] = make_session(get_retry(attempts), 2)
         timeout = requests.adapters.TimeoutSauce(connect=timeout[0], read=timeout[1]) if timeout else None
-        response = self._send(session, self._prepare("GET", f"{self.base_url}{path}", self.headers), None, timeout)
+        response = self._send(session, self._prepare("GET", f"{self.base_url}{path}", self.headers), timeout)
         try:
             content = response.data
         except HTTPError as exc:
