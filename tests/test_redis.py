@@ -5,9 +5,10 @@ import signal
 import time
 
 import pytest
+import redis
 import requests
 
-from services.redis_state import BREAK_FOR_S
+from services.redis_state import BREAK_FOR_S, make_redis
 from tests.conftest import MOCK_KEY, assert_error, make_app, token_for
 from tests.servers import run_redis, serve_app
 from webapp.composition import services_of
@@ -173,3 +174,13 @@ def test_invoke_with_redis_down_refuses_before_calling_the_model(upstream):
     with app.test_client().post("/api/v2/openrouter/tools/invoke", json=body, headers=bearer(app)) as response:
         assert_error(response, 503, "service_unavailable", "Redis")
     assert upstream.hits("/chat/completions") == 0
+
+
+def test_a_reply_less_command_on_a_connection_redis_dropped_still_arrives(redis_url):
+    # The pool checks a connection before each use (parser.can_read): one Redis closed is replaced, so a command
+    # whose reply nobody reads is not written into a dead socket and lost.
+    client, probe = make_redis(redis_url), redis.Redis.from_url(redis_url)
+    assert client.ping()
+    assert probe.client_kill_filter(_type="normal", skipme=True) >= 1  # the client's pooled connection
+    client.send_without_reply("SET", "gw:reply-less", "arrived")
+    assert probe.get("gw:reply-less") == b"arrived"  # sent later, so run later: no wait needed

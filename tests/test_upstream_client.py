@@ -1,5 +1,6 @@
 """The OpenRouter client on its own: GETs retried with backoff, POSTs never re-sent, failures mapped."""
 
+import contextlib
 import http.server
 import threading
 
@@ -82,30 +83,64 @@ def test_proxies_are_resolved_once_from_the_environment(monkeypatch, upstream):
     assert upstream.hits("/chat/completions") == 1
 
 
-def test_the_session_keeps_no_cookies():
-    seen = []
+@contextlib.contextmanager
+def plain_upstream(set_cookie=False, close_after_answer=False):
+    """An HTTP/1.1 upstream in a thread: yields (URL, what it saw, a semaphore released per closed connection).
 
-    class SetsCookies(http.server.BaseHTTPRequestHandler):
+    It records each request's Cookie header and counts connections; it may set a cookie, or close each
+    connection after its answer without saying so (as an upstream's idle timeout does to a pooled one)."""
+    seen, closed = {"cookies": [], "connections": 0}, threading.Semaphore(0)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def setup(self):
+            super().setup()
+            seen["connections"] += 1
+
         def do_POST(self):
-            seen.append(self.headers.get("Cookie"))
+            seen["cookies"].append(self.headers.get("Cookie"))
             self.rfile.read(int(self.headers["Content-Length"]))
             body = b'{"id":"x","choices":[]}'
             self.send_response(200)
-            self.send_header("Set-Cookie", "session=abc; Path=/")
+            if set_cookie:
+                self.send_header("Set-Cookie", "session=abc; Path=/")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+            self.close_connection = close_after_answer
 
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SetsCookies)
+    class Server(http.server.ThreadingHTTPServer):
+        def shutdown_request(self, request):
+            super().shutdown_request(request)
+            closed.release()
+
+    server = Server(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        client = client_for(f"http://127.0.0.1:{server.server_address[1]}/api/v1")
-        for _ in range(2):
-            client.post_chat(b'{"messages":[{"role":"user","content":"hi"}]}')
+        yield f"http://127.0.0.1:{server.server_address[1]}/api/v1", seen, closed
     finally:
         server.shutdown()
         server.server_close()
-    assert seen == [None, None] and len(client.session.cookies) == 0
+
+
+def test_the_session_keeps_no_cookies():
+    with plain_upstream(set_cookie=True) as (url, seen, _):
+        client = client_for(url)
+        for _ in range(2):
+            client.post_chat(b'{"messages":[{"role":"user","content":"hi"}]}')
+    assert seen["cookies"] == [None, None] and len(client.session.cookies) == 0
+
+
+def test_a_pooled_connection_the_upstream_closed_is_not_reused():
+    # A POST is never re-sent once written, so writing it into a connection the upstream already closed would
+    # fail the call: the pool's check before reuse (one poll(2)) finds the close and opens a new one.
+    with plain_upstream(close_after_answer=True) as (url, seen, closed):
+        client = client_for(url)
+        client.post_chat(b'{"messages":[{"role":"user","content":"hi"}]}')
+        assert closed.acquire(timeout=5)  # the upstream has closed the connection idle in the pool
+        client.post_chat(b'{"messages":[{"role":"user","content":"again"}]}')
+    assert seen["connections"] == 2
