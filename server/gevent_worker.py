@@ -8,6 +8,7 @@
   `graceful_timeout`; the ones still running then are ended by WorkerShutdown, which a stream turns into an
   error event and [DONE] (never a silent cut).
 - gunicorn's own refusals of a malformed request (431, 414, 400) answer in the API's JSON error envelope.
+- Name lookups are kept for a few seconds and shared by the connections a burst opens (server/dns.py).
 
 gunicorn loads this module in the master, before any worker has monkey-patched: it imports only what
 gunicorn's own gevent worker imports.
@@ -24,6 +25,8 @@ import gevent
 from gunicorn import util
 from gunicorn.http import errors as http_errors
 from gunicorn.workers.ggevent import GeventWorker
+
+from server.dns import CachingResolver
 
 # gunicorn's parse errors → (status, type, message); the message never echoes what the client sent.
 PARSE_ERRORS = (
@@ -157,6 +160,7 @@ class GatewayWorker(GeventWorker):
             self.idle.pop(connection, None)
 
     def run(self):
+        gevent.get_hub().resolver = CachingResolver()  # a burst of new connections makes one name lookup
         gevent.spawn(self._keep_shedding)
         super().run()
 

@@ -45,6 +45,7 @@ def test_the_master_imports_nothing_gevent_must_patch_first():
         "core",
         "core.config",
         "server",
+        "server.dns",
         "server.gevent_worker",
     }
 
