@@ -16,7 +16,7 @@ from core.errors import RedisUnavailableError, UpstreamError
 from core.metrics import observe_usage
 from core.redaction import redact_secrets
 from services.apis import CHAT
-from services.cooperative import after_big
+from services.cooperative import BIG_STEP_BYTES, after_big
 from services.usage import amounts
 from upstream.errors import describe
 
@@ -41,6 +41,13 @@ def prepare(call, body, api=CHAT):
     return api.prepare(body, call.settings, call.end_user)
 
 
+def encode(outgoing):
+    """The JSON bytes sent upstream, at their own size: orjson hands back its working buffer (4 KB for a short
+    chat), and the body stays referenced for the whole call, of which a worker holds thousands."""
+    data = after_big(orjson.dumps(outgoing))
+    return bytes(memoryview(data)) if len(data) < BIG_STEP_BYTES else data
+
+
 def model_of(outgoing):
     """The model a request names (or the gateway filled in): usage is counted under it if the answer names none."""
     models = outgoing.get("models")
@@ -51,8 +58,7 @@ def complete(call, body, api=CHAT):
     """Call OpenRouter for a non-streamed answer: (raw bytes, parsed answer, seconds waited)."""
     outgoing = prepare(call, body, api)
     started = time.perf_counter()
-    body = after_big(orjson.dumps(outgoing))
-    upstream = call.client.post_chat(body, path=api.path, headers=call.forwarded, endpoint=api.name)
+    upstream = call.client.post_chat(encode(outgoing), path=api.path, headers=call.forwarded, endpoint=api.name)
     waited = time.perf_counter() - started
     content = redact_secrets(upstream.data)  # passed on as it is: an echoed key must not go with it
     completion = parse_completion(content, api.answer_key)
@@ -65,7 +71,7 @@ def open_stream(call, body, api=CHAT):
     outgoing = prepare(call, {**body, "stream": True}, api)
     started = time.perf_counter()
     upstream = call.client.open_stream(
-        after_big(orjson.dumps(outgoing)), path=api.path, headers=call.forwarded, endpoint=f"{api.name}_stream"
+        encode(outgoing), path=api.path, headers=call.forwarded, endpoint=f"{api.name}_stream"
     )
     waited = time.perf_counter() - started
     return upstream, StreamUsage(call.usage, call.user, model_of(outgoing), api, call.ticket), waited

@@ -144,3 +144,26 @@ def test_a_pooled_connection_the_upstream_closed_is_not_reused():
         assert closed.acquire(timeout=5)  # the upstream has closed the connection idle in the pool
         client.post_chat(b'{"messages":[{"role":"user","content":"again"}]}')
     assert seen["connections"] == 2
+
+
+def test_wait_readable_returns_on_data_times_out_on_silence_and_trusts_tls_buffered_bytes():
+    import socket
+    import time
+
+    from core.readiness import wait_readable
+
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            wait_readable(ours, 0.05)
+        assert time.monotonic() - started >= 0.05
+        threading.Timer(0.05, theirs.sendall, (b"HTTP/1.1 200 OK\r\n",)).start()
+        wait_readable(ours, 5)
+        assert ours.recv(100) == b"HTTP/1.1 200 OK\r\n"
+
+        class TLSWithBufferedBytes:  # an SSL socket whose next bytes were already decrypted: nothing to poll
+            def pending(self):
+                return 5
+
+        wait_readable(TLSWithBufferedBytes(), 0.01)  # returns at once, without asking the (empty) socket

@@ -24,7 +24,7 @@ from urllib3.util.retry import Retry
 
 from core.errors import NO_RETRY, ServiceUnavailableError, UpstreamError, UpstreamTimeoutError
 from core.metrics import UPSTREAM_ERRORS, UPSTREAM_LATENCY
-from core.readiness import readable_now
+from core.readiness import readable_now, wait_readable
 from upstream.errors import error_from_exception, error_from_response
 
 # Only a connection that could not be opened is tried again: once a byte of a POST may have reached
@@ -52,11 +52,22 @@ def get_retry(attempts):
 
 class _Polled:
     """A pooled connection is reusable while nothing is readable on it (no EOF, no stray bytes): urllib3's own
-    check, asked with one poll(2) of zero timeout instead of a poll object of the gevent hub."""
+    check, asked with one poll(2) of zero timeout instead of a poll object of the gevent hub.
+
+    And a call waits for OpenRouter's first byte before http.client builds the answer's reader: a worker holds
+    thousands of calls waiting seconds each, and none of them holds a read buffer and a response object yet (3 KB
+    a call, and a shallower stack to save at each switch).
+    """
 
     @property
     def is_connected(self):
         return self.sock is not None and not readable_now(self.sock)
+
+    def getresponse(self):
+        if self.sock is not None:
+            timeout = self.timeout if isinstance(self.timeout, int | float) else None
+            wait_readable(self.sock, timeout)  # TimeoutError: urllib3 makes it its ReadTimeoutError
+        return super().getresponse()
 
 
 # http.client reads an answer through a BufferedReader of 8 KB per connection, held while a call is in flight
