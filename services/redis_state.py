@@ -71,6 +71,9 @@ def translated(breaker, fn, *args, **kwargs):
         raise RedisUnavailableError() from exc
 
 
+SKIP_REPLY = b"*3\r\n$6\r\nCLIENT\r\n$5\r\nREPLY\r\n$4\r\nSKIP\r\n"  # CLIENT REPLY SKIP, packed once
+
+
 class GuardedRedis(redis.Redis):
     """A Redis client whose commands, scripts and pipelines go through a Breaker and raise our error."""
 
@@ -93,7 +96,7 @@ class GuardedRedis(redis.Redis):
     def _send_skipping_reply(self, command):
         connection = self.connection_pool.get_connection()
         try:
-            connection.send_packed_command(connection.pack_commands([("CLIENT", "REPLY", "SKIP"), command]))
+            connection.send_packed_command([SKIP_REPLY + b"".join(connection.pack_command(*command))])  # one write
         finally:
             self.connection_pool.release(connection)
 
@@ -117,33 +120,69 @@ class BoundedPool(redis.ConnectionPool):
     A gevent worker runs thousands of calls at once: with redis-py's default pool each would open a connection
     of its own to Redis at a burst. A Redis step takes a fraction of a millisecond, so a few dozen sockets serve
     them all; waiting for one is not Redis failing, so it is not a ConnectionError (the breaker stays closed).
+
+    Handing a connection out and taking it back skip redis-py's per-command bookkeeping (two locks, four
+    observability counters, an event dispatch: 40 µs of a worker's CPU per command, more than the command's
+    round trip): a pooled connection is still checked (connected, nothing unread) before each use.
     """
 
     def __init__(self, *args, max_connections=64, **kwargs):
         super().__init__(*args, max_connections=max_connections, **kwargs)
-        self._turns = threading.BoundedSemaphore(max_connections)
-        self._out = set()
-        self._out_lock = threading.Lock()
+        self._freed = threading.Condition()
+        self._waiting = 0
 
     def get_connection(self, *args, **kwargs):
-        if not self._turns.acquire(timeout=POOL_WAIT_S):
-            raise PoolBusy(f"all {self.max_connections} Redis connections of this worker are in use")
+        self._checkpid()
+        connection = self._idle_or_new()
         try:
-            connection = super().get_connection(*args, **kwargs)
+            connection.connect()  # at once when connected
+            if _unclean(connection):  # stray bytes, or closed by Redis: a new socket, checked again
+                connection.disconnect()
+                connection.connect()
+                if connection.can_read():
+                    raise redis.ConnectionError("Connection not ready")
         except BaseException:
-            self._turns.release()
+            self.release(connection)
             raise
-        with self._out_lock:
-            self._out.add(id(connection))
+        self._in_use_connections.add(connection)
         return connection
 
+    def _idle_or_new(self):
+        """An idle connection, a new one while fewer than max_connections exist, else wait for one to come back."""
+        deadline = None
+        while True:
+            try:
+                return self._available_connections.pop()
+            except IndexError:
+                pass
+            with self._lock:
+                if self._created_connections < self.max_connections:
+                    return self.make_connection()
+            deadline = deadline or time.monotonic() + POOL_WAIT_S
+            left = deadline - time.monotonic()
+            with self._freed:
+                self._waiting += 1
+                try:
+                    if left <= 0 or not self._freed.wait(left):
+                        raise PoolBusy(f"all {self.max_connections} Redis connections of this worker are in use")
+                finally:
+                    self._waiting -= 1
+
     def release(self, connection):
-        super().release(connection)
-        with self._out_lock:
-            mine = id(connection) in self._out
-            self._out.discard(id(connection))
-        if mine:
-            self._turns.release()
+        self._in_use_connections.discard(connection)
+        if connection.pid != self.pid:  # made before a fork: not this process's to use or count
+            return
+        self._available_connections.append(connection)
+        if self._waiting:
+            with self._freed:
+                self._freed.notify()
+
+
+def _unclean(connection):
+    try:
+        return connection.can_read()
+    except (redis.ConnectionError, redis.TimeoutError, OSError):
+        return True
 
 
 def make_redis(url, max_connections=64):
