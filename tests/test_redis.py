@@ -184,3 +184,26 @@ def test_a_reply_less_command_on_a_connection_redis_dropped_still_arrives(redis_
     assert probe.client_kill_filter(_type="normal", skipme=True) >= 1  # the client's pooled connection
     client.send_without_reply("SET", "gw:reply-less", "arrived")
     assert probe.get("gw:reply-less") == b"arrived"  # sent later, so run later: no wait needed
+
+
+def test_a_caller_past_the_pool_waits_for_a_connection_to_come_back_then_gives_up(redis_url, monkeypatch):
+    """Beyond max_connections a caller waits; a connection given back goes to it; past POOL_WAIT_S it is PoolBusy
+    (the worker is busy, Redis is not down: no breaker)."""
+    import threading
+
+    from services import redis_state
+
+    monkeypatch.setattr(redis_state, "POOL_WAIT_S", 0.2)
+    client = redis_state.make_redis(redis_url, max_connections=2)
+    pool = client.connection_pool
+    held = [pool.get_connection(), pool.get_connection()]
+    started = time.monotonic()
+    with pytest.raises(redis_state.PoolBusy):
+        pool.get_connection()
+    assert 0.2 <= time.monotonic() - started < 1
+    threading.Timer(0.05, pool.release, (held[0],)).start()
+    assert pool.get_connection() is held[0]  # the one given back, not a third socket
+    assert pool._created_connections == 2
+    pool.release(held[0])
+    pool.release(held[1])
+    assert client.ping() and client.breaker.open_until == 0.0
