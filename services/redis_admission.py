@@ -153,7 +153,7 @@ class RedisAdmission:
             *((slot.limit, slot.token, slot.lease) if slot else ("", "", "")),
             repr(float(budget)) if budget is not None else "",
         ]
-        verdict, oldest, count, now = self._admit(keys=keys, args=args)
+        verdict, oldest, count, now = self.client.run_script(self._admit, keys, args)
         offset = time.time() - float(now)  # Redis's clock → this host's, for headers and Retry-After
         return Outcome(verdict.decode() if isinstance(verdict, bytes) else verdict, float(oldest) + offset, count)
 
@@ -168,8 +168,8 @@ class RedisAdmission:
 
     def renew(self, key, token, lease):
         """Extend a held slot's lease (long streams); False when it is no longer held."""
-        return bool(self._renew(keys=[key], args=[token, lease]))
+        return bool(self.client.run_script(self._renew, [key], [token, lease]))
 
     def held(self, key):
         """Slots whose lease has not run out."""
-        return int(self._held(keys=[key]))
+        return int(self.client.run_script(self._held, [key], []))

@@ -207,3 +207,18 @@ def test_a_caller_past_the_pool_waits_for_a_connection_to_come_back_then_gives_u
     pool.release(held[0])
     pool.release(held[1])
     assert client.ping() and client.breaker.open_until == 0.0
+
+
+def test_the_admission_script_survives_a_script_flush_and_a_dropped_connection(redis_url):
+    from services.redis_admission import RedisAdmission, Window
+
+    client, probe = make_redis(redis_url), redis.Redis.from_url(redis_url)
+    admission = RedisAdmission(client)
+    window = Window("gw:window:flush-test", 2, 60)
+    assert admission.admit(window=window).verdict == "ok"
+    probe.script_flush()  # Redis restarted or flushed: EVALSHA answers NOSCRIPT, EVAL loads the script again
+    assert admission.admit(window=window).verdict == "ok"
+    assert probe.client_kill_filter(_type="normal", skipme=True) >= 1  # the pooled connection is gone
+    outcome = admission.admit(window=window)
+    assert (outcome.verdict, outcome.count) == ("window", 2)  # decided on a new socket, counted once
+    assert probe.llen("gw:window:flush-test") == 2
