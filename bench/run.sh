@@ -78,15 +78,25 @@ FLOOR_UPSTREAM="$UPSTREAM" $BIN/gunicorn -k gthread --threads 32 -w 1 -b "127.0.
   bench.floor_app:app 2> "$OUT/floor.log" &
 FLOOR_PID=$!
 PIDS+=($FLOOR_PID)
+# The same floor under the gateway's gevent worker: what the stack itself holds per call in flight.
+FLOOR_GEVENT_PORT=$(free_port)
+FLOOR_UPSTREAM="$UPSTREAM" $BIN/gunicorn -k gevent --worker-connections 2000 -w 1 -b "127.0.0.1:$FLOOR_GEVENT_PORT" \
+  bench.floor_app:app 2> "$OUT/floor-gevent.log" &
+FLOOR_GEVENT_PID=$!
+PIDS+=($FLOOR_GEVENT_PID)
+wait_http "http://127.0.0.1:$FLOOR_PORT/" $FLOOR_PID
+wait_http "http://127.0.0.1:$FLOOR_GEVENT_PORT/" $FLOOR_GEVENT_PID
 port=$(free_port)
 BIND="127.0.0.1:$port" $BIN/gunicorn -c gunicorn.conf.py 2> "$OUT/gateway-capacity.log" &
 master=$!
 PIDS+=($master)
 wait_http "http://127.0.0.1:$port/api/v2/openrouter/health/live" $master
 (cd bench && timeout 600 ../$BIN/python capacity.py --upstream "$UPSTREAM" --gateway "http://127.0.0.1:$port" \
-  --floor "http://127.0.0.1:$FLOOR_PORT" --master "$master")
+  --floor "http://127.0.0.1:$FLOOR_PORT" --floor-gevent "http://127.0.0.1:$FLOOR_GEVENT_PORT" \
+  --floor-gevent-master "$FLOOR_GEVENT_PID" --master "$master")
 stop "$master"
 stop "$FLOOR_PID"
+stop "$FLOOR_GEVENT_PID"
 
 REDIS_PORT=$(free_port)
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no > "$OUT/redis.log" 2>&1 &
