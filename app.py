@@ -19,6 +19,7 @@ from webapp.extensions import jwt, limiter
 from webapp.json_provider import OrjsonProvider
 from webapp.quota_state import APP_STORAGE, current_tier, limits_from_views
 from webapp.quotas import rate_limit_headers
+from webapp.sessions import NoSessions
 
 API_PREFIX = "/api/v2/openrouter"
 VERSION = "2.0.0"
@@ -33,6 +34,7 @@ def create_app(config=None):
     logs.configure_logging(cfg)
     app = Flask(__name__)
     app.json = OrjsonProvider(app)  # every JSON response (jsonify, errors, answers) through orjson
+    app.session_interface = NoSessions()  # bearer tokens, no cookie sessions
     # A JSON API never redirects: `//chat/completions` is a 404, not a 308 whose Location a spoofed
     # X-Forwarded-Host chooses (an open redirect). Set before any rule is added; rules read them when bound.
     app.url_map.merge_slashes = False

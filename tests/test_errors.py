@@ -116,3 +116,17 @@ def test_chunked_body_over_the_limit_is_413_not_a_cut_off_body(auth_headers):
     assert_error(response, 413, "request_too_large")
     small = client.post(ECHO, input_stream=io.BytesIO(b'{"name": "x"}'), headers=chunked, environ_base=environ)
     assert small.status_code == 200 and small.get_json() == {"name": "x"}
+
+
+def test_no_cookie_session_is_kept_or_set(client, auth_headers):
+    """The API keeps no state in cookies: one shared, empty, read-only session; no Set-Cookie, no Vary: Cookie."""
+    from flask import session
+    from flask.sessions import NullSession
+
+    response = client.get("/api/v2/openrouter/models", headers=auth_headers)
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers and "Cookie" not in response.headers.get("Vary", "")
+    with client.application.test_request_context():
+        assert isinstance(session, NullSession) and dict(session) == {}
+        with pytest.raises(RuntimeError):
+            session["user"] = "someone"
