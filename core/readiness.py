@@ -5,7 +5,7 @@ redis-py ask this before every reuse of a pooled connection, and the relay asks 
 thousands of calls a second that was a tenth of a worker's CPU. The unpatched poll only asks the kernel.
 """
 
-import select
+import math
 from select import POLLIN
 
 try:
@@ -36,5 +36,8 @@ def wait_readable(sock, timeout=None):
         return
     if is_module_patched("socket"):
         wait_read(sock.fileno(), timeout, timeout_exc=TimeoutError("timed out"))
-    elif not select.select([sock], [], [], timeout)[0]:
+        return
+    poller = _poll()  # poll(2), not select(2): a gthread worker's sockets may be numbered past 1024
+    poller.register(sock.fileno(), POLLIN)
+    if not poller.poll(None if timeout is None else max(0, math.ceil(timeout * 1000))):
         raise TimeoutError("timed out")
