@@ -179,24 +179,27 @@ class BoundedPool(redis.ConnectionPool):
 
     def _idle_or_new(self):
         """An idle connection, a new one while fewer than max_connections exist, else wait for one to come back."""
-        deadline = None
-        while True:
+        try:
+            return self._available_connections.pop()
+        except IndexError:
+            pass
+        with self._lock:
+            if self._created_connections < self.max_connections:
+                return self.make_connection()
+        deadline = time.monotonic() + POOL_WAIT_S
+        with self._freed:
+            self._waiting += 1  # before looking again: a connection given back from now on notifies
             try:
-                return self._available_connections.pop()
-            except IndexError:
-                pass
-            with self._lock:
-                if self._created_connections < self.max_connections:
-                    return self.make_connection()
-            deadline = deadline or time.monotonic() + POOL_WAIT_S
-            left = deadline - time.monotonic()
-            with self._freed:
-                self._waiting += 1
-                try:
+                while True:
+                    try:
+                        return self._available_connections.pop()
+                    except IndexError:  # none yet, or another caller took the one given back first
+                        pass
+                    left = deadline - time.monotonic()
                     if left <= 0 or not self._freed.wait(left):
                         raise PoolBusy(f"all {self.max_connections} Redis connections of this worker are in use")
-                finally:
-                    self._waiting -= 1
+            finally:
+                self._waiting -= 1
 
     def release(self, connection):
         self._in_use_connections.discard(connection)
