@@ -91,15 +91,18 @@ def test_heavy_audio_conversation_and_calculation_do_not_stall_an_open_stream(ga
     assert len(sent) == len(arrivals)
     # How much later than its best each event arrived: what the gateway added beyond the stand-in's spacing.
     lags = [arrived - left for arrived, left in zip(arrivals, sent, strict=True)]
-    # The bound: no gap between two events over 100 ms beyond the stand-in's own gap between them.
+    # The gaps between events beyond the stand-in's own gaps (the measure), and the drift of every event
+    # from the best one (the 20 MB JSON parse and encoding, each ~20 ms, with a turn for the others between
+    # them; before the slicing, the same load delayed events by 400-1,000 ms).
     worst_gap = max(later - earlier for earlier, later in itertools.pairwise(lags))
-    # And no drift either: every event within 200 ms of the best one (15-35 ms is usual here: the 20 MB JSON
-    # parse and encoding, each ~20 ms, with a turn for the others between them). Before the slicing, the same
-    # load delayed events by 400-1,000 ms.
     extra = max(lags) - min(lags)
-    # Inside the gateway: no step of any call held the worker's loop for 100 ms, as gevent's monitor sees it.
+    # The 100 ms is asserted inside the gateway: gevent's monitor reports any greenlet that held the
+    # worker's loop that long. Seen from outside, the worst gap is 15-35 ms in isolated and full-suite runs here,
+    # but the stand-in (niced, and stamping each event as it sends it) and the reader share these 2 cores with the
+    # gateway, and one fresh-clone run of five showed a 112 ms gap with no block in the gateway's loop: so the
+    # outside bound keeps a 200 ms margin for this shared VM.
     assert "appears to be blocked" not in gateway_log.read_text()
-    assert worst_gap < 0.1, f"two events arrived {worst_gap * 1000:.0f} ms further apart than they were sent"
+    assert worst_gap < 0.2, f"two events arrived {worst_gap * 1000:.0f} ms further apart than they were sent"
     assert extra < 0.2, f"an event arrived {extra * 1000:.0f} ms later than the best one"
 
 
