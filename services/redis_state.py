@@ -97,8 +97,9 @@ class GuardedRedis(redis.Redis):
         """Run a registered Script (EVALSHA; EVAL when Redis has lost it) and return its reply.
 
         redis-py's own way of sending one command, on one pooled connection tried again once on a new socket if
-        it failed, without the layers redis-py 8 wraps around each command (retry closures, response callbacks,
-        observability records): a fifth of the worker's CPU for the admission that every model call waits on.
+        it failed (as REDIS_OPTIONS' one retry), without the layers redis-py 8 wraps around each command (retry
+        closures, response callbacks, observability records): 9 µs less of the worker's CPU for the admission
+        every model call waits on (79 → 70 µs with the settlement, measured under gevent).
         """
         return translated(self.breaker, self._run_script, script, keys, args)
 

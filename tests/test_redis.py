@@ -222,3 +222,26 @@ def test_the_admission_script_survives_a_script_flush_and_a_dropped_connection(r
     outcome = admission.admit(window=window)
     assert (outcome.verdict, outcome.count) == ("window", 2)  # decided on a new socket, counted once
     assert probe.llen("gw:window:flush-test") == 2
+
+
+def test_a_script_whose_connection_fails_is_sent_once_more_on_a_new_socket(redis_url):
+    from services.redis_admission import RedisAdmission, Window
+
+    client = make_redis(redis_url)
+    admission = RedisAdmission(client)
+    assert admission.admit(window=Window("gw:window:retry-test", 5, 60)).verdict == "ok"
+    (connection,) = client.connection_pool._available_connections
+    sends = []
+    plain_send = connection.send_command
+
+    def breaks_once(*args, **kwargs):
+        sends.append(args[0])
+        if len(sends) == 1:
+            raise redis.ConnectionError("connection reset by peer")
+        return plain_send(*args, **kwargs)
+
+    connection.send_command = breaks_once
+    outcome = admission.admit(window=Window("gw:window:retry-test", 5, 60))
+    assert (outcome.verdict, outcome.count) == ("ok", 2)  # decided by the second send, counted once
+    assert [name for name in sends if name.startswith("EVAL")] == ["EVALSHA", "EVALSHA"]  # besides the handshake
+    assert client.breaker.open_until == 0.0  # a failure redis-py would have retried does not open the breaker
