@@ -11,6 +11,7 @@ Writes out/capacity.json and out/capacity.md (report.py adds it to RESULTS.md).
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -43,21 +44,43 @@ class PeakRss:
         self._thread.join()
 
 
-def slow_calls(runner, workers, seconds, callers):
+def fresh_worker(runner, target, master, worker):
+    """Replace `master`'s worker with a new one and warm it (2,000 fast calls at 16 connections): its pid.
+
+    A worker's heap keeps what a burst of calls grew it by, so the memory per call in flight is measured on a
+    worker that has served calls but never held a burst: each count then pays for its own calls."""
+    os.kill(worker, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        fresh = [pid for pid in workers_of(master) if pid != worker]
+        if fresh:
+            break
+        time.sleep(0.1)
+    else:
+        raise RuntimeError(f"{target}: gunicorn started no new worker")
+    runner.until(target, 16, 2000)  # queued in the listen backlog until the new worker accepts
+    time.sleep(0.5)
+    return fresh[0]
+
+
+def slow_calls(runner, masters, seconds, callers):
     """wrk against a 1 s upstream: direct, the floor under gevent and the gateway; the memory per call in flight
-    of the floor's worker and the gateway's."""
-    os.environ["BENCH_CONTENT"] = "delay=1000"
+    of the floor's worker and the gateway's, each count on a fresh worker."""
     out = {}
-    try:
-        for count in callers:
+    workers = {target: workers_of(master)[0] for target, master in masters.items()}
+    for count in callers:
+        for target, master in masters.items():
+            workers[target] = fresh_worker(runner, target, master, workers[target])
+        os.environ["BENCH_CONTENT"] = "delay=1000"
+        try:
             out[count] = {"direct": runner.wrk("direct", count, seconds)}
             for target in ("floor_gevent", "gateway"):
                 idle = rss_mb(workers[target])
                 with PeakRss(workers[target]) as peak:
                     out[count][target] = runner.wrk(target, count, seconds)
                 out[count][f"{target}_kb_per_call"] = (peak.peak - idle) * 1000 / count
-    finally:
-        os.environ.pop("BENCH_CONTENT")
+        finally:
+            os.environ.pop("BENCH_CONTENT")
     return out
 
 
@@ -109,9 +132,72 @@ def streams_sustained(urls, token, counts):
     return out
 
 
+def errors_of(run):
+    return sum(run[k] for k in ("non2xx", "not200", "connect", "read", "write", "timeout"))
+
+
+def sustained_rate(count, run):
+    return int(count) / (run["mean_us"] / 1e6)  # Little's law: callers / mean time of a call
+
+
+def largest_stall_free(streams, target):
+    counts = [int(c) for c, runs in streams.items() if runs[target]["stall_free"] >= 0.99]
+    return max(counts) if counts else 0
+
+
+def targets(result):
+    """(target, figure, met?) for issue 11's targets of one worker; None where a run failed."""
+    rows = []
+    fast = result["fast"]
+    if all(fast.values()):
+        ratio = fast["gateway"]["rps"] / fast["floor"]["rps"]
+        p50 = {t: (fast[t]["percentiles_us"]["50"] - fast["direct"]["percentiles_us"]["50"]) / 1000 for t in fast}
+        rows += [
+            ("fast path: ≥ 1.1 × the floor's req/s at 16 connections", f"{ratio:.2f} ×", ratio >= 1.1),
+            (
+                "fast path: added p50 no higher than the floor's",
+                f"+{p50['gateway']:.1f} ms (floor +{p50['floor']:.1f} ms)",
+                p50["gateway"] <= p50["floor"],
+            ),
+        ]
+    for count, bounds in (("256", "≥ 240 req/s, p99 ≤ 1.3 s"), ("1000", "≥ 400 req/s, no errors")):
+        run = result["slow"].get(count, {}).get("gateway")
+        if not run:
+            rows.append((f"slow calls, {count} callers: {bounds}", "failed", False))
+            continue
+        rate, p99, errors = sustained_rate(count, run), run["percentiles_us"]["99"] / 1e6, errors_of(run)
+        figure = f"{rate:.0f} req/s sustained ({run['rps']:.0f} within wrk's 10 s), p99 {p99:.2f} s, {errors} errors"
+        met = rate >= 240 and p99 <= 1.3 if count == "256" else rate >= 400 and not errors
+        rows.append((f"slow calls, {count} callers: {bounds}", figure, met))
+        kb = result["slow"][count].get("gateway_kb_per_call")
+        floor = result["slow"][count].get("floor_gevent_kb_per_call")
+        rows.append(
+            (
+                f"memory: ≤ 30 KB per call in flight ({count} callers)",
+                f"{kb:.1f} KB (the floor under gevent: {floor:.1f} KB)",
+                kb <= 30,
+            )
+        )
+    n = largest_stall_free(result["streams"], "gateway")
+    rows.append(
+        ("streams sustained: ≥ 512", f"{n} (direct: {largest_stall_free(result['streams'], 'direct')})", n >= 512)
+    )
+    return rows
+
+
 def markdown(result):
     ms = lambda us: f"{us / 1000:.1f} ms" if us is not None else "—"  # noqa: E731
-    lines = ["## Capacity of one gevent worker", "", "### Fast path, 16 connections", ""]
+    lines = ["## Capacity of one gevent worker", "", "### Issue 11's targets", ""]
+    lines += ["| target | figure | verdict |", "|---|---|---|"]
+    lines += [f"| {name} | {figure} | {'**met**' if ok else '**missed**'} |" for name, figure, ok in targets(result)]
+    lines += [
+        "",
+        "Added time to the first chunk and idle memory per worker are judged in the targets above. Where the memory "
+        "per call goes is in bench/PROFILE.md.",
+        "",
+        "### Fast path, 16 connections",
+        "",
+    ]
     lines += ["| target | req/s | p50 | p99 |", "|---|---|---|---|"]
     for target, run in result["fast"].items():
         if run:
@@ -129,10 +215,10 @@ def markdown(result):
                 lines.append(f"| {count} | {target} | failed | | | | | |")
                 continue
             p = run["percentiles_us"]
-            errors = sum(run[k] for k in ("non2xx", "not200", "connect", "read", "write", "timeout"))
+            errors = errors_of(run)
             per_call = runs.get(f"{target}_kb_per_call")
             per_call = f"{per_call:.1f} KB" if per_call is not None else ""
-            sustained = int(count) / (run["mean_us"] / 1e6)  # Little's law: callers / mean time of a call
+            sustained = sustained_rate(count, run)
             lines.append(
                 f"| {count} | {target} | {run['rps']:.0f} | {sustained:.0f} | {ms(p['50'])} | {ms(p['99'])} | "
                 f"{errors} | {per_call} |"
@@ -142,7 +228,8 @@ def markdown(result):
         "wrk's req/s counts the calls completed within its 10 s: with 1 s calls the tenth round of every caller ends "
         "just after, so even the direct upstream stays under 230 at 256 callers. The sustained rate is what the "
         "callers get in steady state (Little's law: callers / mean call time); 256 is what the work allows. "
-        "floor_gevent is the chosen stack's bare floor (bench/floor_app.py) under the same gevent worker.",
+        "floor_gevent is the chosen stack's bare floor (bench/floor_app.py) under the same gevent worker. RSS per "
+        "call in flight is (peak − idle) / callers, for each count on a fresh worker warmed with 2,000 fast calls.",
     ]
     lines += ["", "### Streams sustained (100 events 20 ms apart, starts over 2 s)", ""]
     lines += [
@@ -156,11 +243,11 @@ def markdown(result):
                 f"| {count} | {target} | {run['stall_free'] * 100:.1f} % | {run['p99_max_gap_ms']} ms | "
                 f"{run['p99_first_ms']} ms | {run['errors']} | {load} |"
             )
-    sustained = [int(c) for c, runs in result["streams"].items() if runs["gateway"]["stall_free"] >= 0.99]
-    lines += ["", f"Largest N with 99 % of the gateway's streams stall-free: {max(sustained) if sustained else 0}."]
-    direct = [int(c) for c, runs in result["streams"].items() if runs["direct"]["stall_free"] >= 0.99]
+    sustained = largest_stall_free(result["streams"], "gateway")
+    lines += ["", f"Largest N with 99 % of the gateway's streams stall-free: {sustained}."]
     lines.append(
-        f"The same generator against the direct upstream is 99 % stall-free up to N = {max(direct) if direct else 0}: "
+        f"The same generator against the direct upstream is 99 % stall-free up to N = "
+        f"{largest_stall_free(result['streams'], 'direct')}: "
         "beyond that the machine or the generator, not the gateway, is the limit."
     )
     return lines
@@ -182,13 +269,13 @@ def main():
     urls = {"direct": f"{args.upstream}/api/v1/chat/completions", "gateway": args.gateway + path}
     urls["floor"], urls["floor_gevent"] = args.floor + path, args.floor_gevent + path
     runner = Runner(urls, mint_token(os.environ["JWT_SECRET_KEY"]))
+    result = {"seconds": args.seconds, "fast": {t: runner.wrk(t, 16, 4) for t in ("direct", "floor", "gateway")}}
+    masters = {"floor_gevent": args.floor_gevent_master, "gateway": args.master}
+    result["slow"] = slow_calls(runner, masters, args.seconds, [int(c) for c in args.callers.split(",")])
     worker = workers_of(args.master)[0]
     cpu = cpu_seconds(worker)
-    result = {"seconds": args.seconds, "fast": {t: runner.wrk(t, 16, 4) for t in ("direct", "floor", "gateway")}}
-    workers = {"gateway": worker, "floor_gevent": workers_of(args.floor_gevent_master)[0]}
-    result["slow"] = slow_calls(runner, workers, args.seconds, [int(c) for c in args.callers.split(",")])
     result["streams"] = streams_sustained(urls, runner.token, [int(c) for c in args.streams.split(",")])
-    result.update(errors=runner.errors, worker_cpu_s=cpu_seconds(worker) - cpu)
+    result.update(errors=runner.errors, streams_worker_cpu_s=cpu_seconds(worker) - cpu)
     (OUT / "capacity.json").write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
     lines = markdown(orjson.loads(orjson.dumps(result, option=orjson.OPT_NON_STR_KEYS)))
     (OUT / "capacity.md").write_text("\n".join(lines) + "\n")

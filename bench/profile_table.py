@@ -74,5 +74,11 @@ def write_profile(results):
         "",
     ]
     lines += profile_lines(raw)
+    errors = []
+    memory_md = OUT / "memory_profile.md"  # bench/memory_profile.py's output
+    if memory_md.exists() and memory_md.read_text().strip():
+        lines += ["", *memory_md.read_text().splitlines()]
+    else:
+        errors.append("bench/memory_profile.py produced no memory profile")
     (HERE / "PROFILE.md").write_text("\n".join(lines) + "\n")
-    return []
+    return errors

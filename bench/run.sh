@@ -97,6 +97,9 @@ wait_http "http://127.0.0.1:$port/api/v2/openrouter/health/live" $master
 stop "$master"
 stop "$FLOOR_PID"
 stop "$FLOOR_GEVENT_PID"
+# Where the memory per call in flight goes: tracemalloc in a gateway worker of its own (into PROFILE.md).
+(cd bench && timeout 180 ../$BIN/python memory_profile.py --upstream "$UPSTREAM" > out/memory_profile.md) ||
+  echo "bench: the memory profile failed (bench/out/gateway-tracemalloc.log)" >&2
 
 REDIS_PORT=$(free_port)
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no > "$OUT/redis.log" 2>&1 &
