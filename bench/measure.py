@@ -164,15 +164,15 @@ def memory_and_profile(runner, master, upstream_pid, profile_s):
     }
 
 
-def stream_errors(runs):
+def stream_errors(runs, chunks=STREAM_CHUNKS):
     """A stream that did not answer 200, lost a chunk or ended without [DONE] fails the benchmark."""
     errors = []
     for target, results in runs.items():
         for index, run in enumerate(results):
-            if run["status"] != 200 or not run["done"] or len(run["lags_s"]) != STREAM_CHUNKS:
+            if run["status"] != 200 or not run["done"] or len(run["lags_s"]) != chunks:
                 errors.append(
                     f"{target} stream {index}: status {run['status']}, [DONE] {run['done']}, "
-                    f"{len(run['lags_s'])}/{STREAM_CHUNKS} chunks"
+                    f"{len(run['lags_s'])}/{chunks} chunks"
                 )
     return errors
 
@@ -206,6 +206,9 @@ def main():
     if args.mode == "embedded":
         result["streams"] = compare(urls["direct"], urls["gateway"], runner.token, chunks=STREAM_CHUNKS)
         runner.errors += stream_errors(result["streams"])
+        # The same start of a stream with no pause before it: one-chunk streams back to back.
+        result["streams_back_to_back"] = compare(urls["direct"], urls["gateway"], runner.token, count=40, chunks=1)
+        runner.errors += stream_errors(result["streams_back_to_back"], chunks=1)
         result["memory"]["rss_end_mb"] = {pid: rss_mb(pid) for pid in result["memory"]["workers"]}
     result.update(errors=runner.errors, seconds=round(time.monotonic() - started, 1))
     (OUT / f"{args.mode}.json").write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))

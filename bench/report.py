@@ -101,6 +101,23 @@ def stream_figures(streams):
     return out
 
 
+def back_to_back_lines(spaced, runs):
+    """The first chunk of streams started back to back, beside the same after the 50-chunk streams' pauses."""
+    if not runs:
+        return []
+    warm = stream_figures(runs)
+    d, g = spaced["direct"]["ttfc"], spaced["gateway"]["ttfc"]
+    return [
+        "",
+        f"Back to back (40 one-chunk streams each way, no pause before each): first content chunk p50 direct "
+        f"{fmt(warm['direct']['ttfc'], 3)} ms, gateway {fmt(warm['gateway']['ttfc'], 3)} ms, added "
+        f"{fmt(warm['added_ttfc'], 3)} ms. After the 50-chunk streams, whose worker sat idle 20 ms between "
+        f"chunks, the same start took {fmt(d / warm['direct']['ttfc'], 1)} × as long direct and "
+        f"{fmt(g / warm['gateway']['ttfc'], 1)} × through the gateway: on this shared machine every process runs "
+        "slower for a moment after a pause, and the gateway has more code to run than the upstream.",
+    ]
+
+
 def stream_rows(figures):
     rows = ["| | direct | gateway |", "|---|---|---|"]
     d, g = figures["direct"], figures["gateway"]
@@ -284,6 +301,7 @@ def results_md(results, seconds):
         "",
         f"Added time to the first content chunk (p50): {fmt(streams['added_ttfc'], 3)} ms. A chunk's lag is its "
         "arrival at the client minus the `sent_at` the upstream wrote into it.",
+        *back_to_back_lines(streams, emb.get("streams_back_to_back")),
         "",
         "## Memory, embedded (one worker, `VmRSS` of each gunicorn worker)",
         "",
