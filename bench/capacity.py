@@ -16,12 +16,14 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import orjson
 from measure import OUT, Runner, cpu_seconds, mint_token, rss_mb, workers_of
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STALL_FIRST_S, STALL_GAP_S = 0.25, 0.1
+PROFILED_STREAMS = 512
 
 
 class PeakRss:
@@ -113,12 +115,27 @@ def p99(values):
     return values[min(len(values) - 1, int(len(values) * 0.99))] if values else None
 
 
-def streams_sustained(urls, token, counts):
+def py_spy(pid, seconds, path):
+    """py-spy recording `pid` for `seconds` (raw stacks of the thread holding the GIL) into `path`, started."""
+    spy = Path(sys.executable).parent / "py-spy"
+    command = [str(spy), "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "200", "--gil"]
+    command += ["--nonblocking", "--format", "raw", "-o", str(path)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def streams_sustained(urls, token, counts, worker=None):
+    """Per N and target: the share of stall-free streams, gaps, first events and the generators' load. The
+    gateway's worker is profiled (py-spy) while it relays PROFILED_STREAMS streams."""
     out = {}
     for count in counts:
         out[count] = {}
         for target in ("direct", "gateway"):
+            spy = None
+            if target == "gateway" and count == PROFILED_STREAMS and worker:
+                spy = py_spy(worker, 4, OUT / "profile-streams.txt")
             results, load = streams_once(urls[target], token if target == "gateway" else "", count, min(2, count))
+            if spy is not None:
+                spy.wait(timeout=30)
             gaps = [r["max_gap_s"] for r in results if "error" not in r]
             out[count][target] = {
                 "stall_free": sum(stall_free(r) for r in results) / len(results),
@@ -193,7 +210,7 @@ def markdown(result):
     lines += [
         "",
         "Added time to the first chunk and idle memory per worker are judged in the targets above. Where the memory "
-        "per call goes is in bench/PROFILE.md.",
+        f"per call in flight goes, and a worker's time while it relays {PROFILED_STREAMS} streams: bench/PROFILE.md.",
         "",
         "### Fast path, 16 connections",
         "",
@@ -274,7 +291,7 @@ def main():
     result["slow"] = slow_calls(runner, masters, args.seconds, [int(c) for c in args.callers.split(",")])
     worker = workers_of(args.master)[0]
     cpu = cpu_seconds(worker)
-    result["streams"] = streams_sustained(urls, runner.token, [int(c) for c in args.streams.split(",")])
+    result["streams"] = streams_sustained(urls, runner.token, [int(c) for c in args.streams.split(",")], worker)
     result.update(errors=runner.errors, streams_worker_cpu_s=cpu_seconds(worker) - cpu)
     (OUT / "capacity.json").write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
     lines = markdown(orjson.loads(orjson.dumps(result, option=orjson.OPT_NON_STR_KEYS)))

@@ -61,6 +61,48 @@ def profile_lines(raw_path, top=15):
     return rows
 
 
+# While relaying streams: inclusive buckets, as above.
+STREAM_BUCKETS = (
+    ("relaying events (the response body: read, relay, write)", "_counted (blueprints/model_answers.py"),
+    ("  reading the upstream (urllib3's chunked reads, socket waits)", "_chunks (upstream/streaming.py"),
+    ("  the relay's own work (event boundaries, data line, parsing)", "relay (upstream/streaming.py", "_chunks ("),
+    ("  writing to the client (gunicorn's chunked write)", "Response.write (gunicorn/http/wsgi.py"),
+    ("starting streams (the Flask request up to the first byte)", "Flask.wsgi_app"),
+    ("gevent's loop (poll, timers, switches)", "Hub.run"),
+    ("gevent's timer around each socket wait (a read timeout between bytes)", "(gevent/timeout.py"),
+)
+
+
+def stream_profile_lines(raw_path, streams):
+    """Where the worker's time goes while relaying `streams` streams, from py-spy's raw stacks."""
+    stacks, samples = [], 0
+    for line in raw_path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if count.isdigit():
+            stacks.append((stack.split(";") if stack else [], int(count)))
+            samples += int(count)
+    if not samples:
+        return []
+    rows = [
+        f"## Profile of the worker relaying {streams} streams (100 events 20 ms apart each)",
+        "",
+        f"py-spy, as above, for 4 s of the streams-sustained scenario: {samples:,} samples.",
+        "",
+        "| part | % of samples |",
+        "|---|---|",
+    ]
+    for label, needle, *exclude in STREAM_BUCKETS:
+        hits = sum(
+            c
+            for frames, c in stacks
+            if any(needle in f for f in frames) and not any(x in f for x in exclude for f in frames)
+        )
+        rows.append(f"| {label} | {100 * hits / samples:.1f} |")
+    bare = sum(c for frames, c in stacks if not frames)
+    rows.append(f"| no Python frame (gevent's loop and greenlet switches in C) | {100 * bare / samples:.1f} |")
+    return rows
+
+
 def write_profile(results):
     raw = OUT / "profile.txt"
     memory = results["embedded"]["memory"]
@@ -75,6 +117,11 @@ def write_profile(results):
     ]
     lines += profile_lines(raw)
     errors = []
+    streams_raw = OUT / "profile-streams.txt"  # capacity.py, while the gateway relays 512 streams
+    if streams_raw.exists():
+        lines += ["", *stream_profile_lines(streams_raw, 512)]
+    else:
+        errors.append("py-spy did not profile the streams-sustained scenario")
     memory_md = OUT / "memory_profile.md"  # bench/memory_profile.py's output
     if memory_md.exists() and memory_md.read_text().strip():
         lines += ["", *memory_md.read_text().splitlines()]
