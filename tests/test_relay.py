@@ -1,11 +1,15 @@
 """The SSE relay and open_stream over a fake upstream response that records whether it was closed."""
 
 import socket
+import threading
+import time
 
 import orjson
 import pytest
+import requests
 
 from core.errors import UpstreamError
+from tests.conftest import idle_sockets
 from upstream.client import OpenRouterClient
 from upstream.streaming import WorkerShutdown, relay
 
@@ -132,3 +136,104 @@ def test_open_stream_closes_a_refused_response(monkeypatch):
     accepted = FakeUpstream(CONTENT, DONE)
     monkeypatch.setattr(client, "_send", lambda *args, **kwargs: accepted)
     assert client.open_stream(b"{}") is accepted and not accepted.closed
+
+
+class ChunkedUpstream:
+    """A raw HTTP/1.1 upstream on loopback: each request on a connection is answered with the next list of
+    pieces, each piece its own write (TCP_NODELAY), so a chunked body arrives split where the test says."""
+
+    HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+    def __init__(self, *answers):
+        self.answers, self.connections = list(answers), 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/api/v1"
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while self.answers:
+            conn, _ = self.listener.accept()
+            self.connections += 1
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with conn:
+                while self.answers and self._read_request(conn):
+                    for piece in self.answers.pop(0):
+                        conn.sendall(piece)
+                        time.sleep(0.005)  # lets the client read it alone (the result is the same either way)
+
+    @staticmethod
+    def _read_request(conn):
+        data = b""
+        while b"\r\n\r\n" not in data:
+            more = conn.recv(65536)
+            if not more:
+                return False
+            data += more
+        head, body = data.split(b"\r\n\r\n", 1)
+        length = int(
+            next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))
+        )
+        while len(body) < length:
+            body += conn.recv(65536)
+        return True
+
+
+def stream_client(url):
+    return OpenRouterClient(
+        {
+            "OPENROUTER_BASE_URL": url,
+            "OPENROUTER_API_KEY": "sk-or-v1-x",
+            "OPENROUTER_CONNECT_TIMEOUT": 1000,
+            "OPENROUTER_TIMEOUT": 5000,
+            "OPENROUTER_SITE_URL": None,
+            "OPENROUTER_SITE_NAME": None,
+        }
+    )
+
+
+def client_pool(client, url):
+    """The urllib3 pool the client's session sends `url`'s calls through."""
+    request = requests.Request("POST", url).prepare()
+    return client.session.get_adapter(url).get_connection_with_tls_context(request, True, client.proxies)
+
+
+def chunk(data):
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+def test_a_chunked_body_split_anywhere_relays_whole_and_its_connection_serves_the_next_call():
+    first = chunk(CONTENT)
+    upstream = ChunkedUpstream(
+        [
+            ChunkedUpstream.HEAD + first[:1],  # mid chunk-size line
+            first[1:2] + b";ext=1" + first[2:12],  # a chunk extension, then mid-data
+            first[12:-1],  # all but the chunk's last CRLF byte
+            first[-1:] + chunk(USAGE) + chunk(DONE) + b"0\r\nX-Trailer: 1\r\n",  # the trailer's end comes later
+            b"\r\n",
+        ],
+        [ChunkedUpstream.HEAD + chunk(CONTENT + DONE) + b"0\r\n\r\n"],
+    )
+    client, seen = stream_client(upstream.url), []
+    assert b"".join(relay(client.open_stream(b"{}"), "rid", on_data=seen.append)) == CONTENT + USAGE + DONE
+    assert seen == [orjson.loads(USAGE[6:])]
+    assert b"".join(relay(client.open_stream(b"{}"), "rid")) == CONTENT + DONE
+    assert upstream.connections == 1  # the first body was read to its end: its connection served the second
+    pool = client_pool(client, upstream.url)
+    assert [sock is not None for sock in idle_sockets(pool)] == [True]  # and is back in the pool, open
+
+
+@pytest.mark.parametrize(
+    "rest", [b"zz\r\n" + CONTENT, chunk(CONTENT)[:20]], ids=["malformed chunk size", "closed inside a chunk"]
+)
+def test_a_broken_chunked_body_is_an_error_event_then_done(rest):
+    upstream = ChunkedUpstream([ChunkedUpstream.HEAD + chunk(CONTENT) + rest])
+    client = stream_client(upstream.url)
+    response = client.open_stream(b"{}")
+    got = events(relay(response, "rid"))
+    assert got[0] + b"\n\n" == CONTENT and got[-1] == DONE.strip()
+    error = orjson.loads(got[-2][6:])["error"]
+    assert (error["code"], error["type"]) == (502, "upstream_error")
+    assert "broke mid-stream" in error["message"]
+    pool = client_pool(client, upstream.url)
+    assert idle_sockets(pool) == [None]  # closed, not handed back to the pool for the next call
