@@ -237,3 +237,28 @@ def test_a_broken_chunked_body_is_an_error_event_then_done(rest):
     assert "broke mid-stream" in error["message"]
     pool = client_pool(client, upstream.url)
     assert idle_sockets(pool) == [None]  # closed, not handed back to the pool for the next call
+
+
+def test_the_events_one_read_brings_go_on_in_one_write():
+    upstream, seen = FakeUpstream(CONTENT + CONTENT, CONTENT + USAGE + DONE), []
+    assert list(relay(upstream, "rid", on_data=seen.append)) == [CONTENT + CONTENT, CONTENT + USAGE + DONE]
+    assert seen == [orjson.loads(USAGE[6:])]
+    assert (upstream.closed, upstream.released) == (False, True)
+
+
+def test_an_error_event_inside_a_read_ends_the_stream_there():
+    error = b'data: {"error":{"code":502,"message":"boom"}}\n\n'
+    upstream = FakeUpstream(CONTENT + error + CONTENT + DONE, CONTENT)
+    (out,) = list(relay(upstream, "rid"))  # one write: the content before it, our error event, [DONE]
+    got = events([out])
+    assert got[0] + b"\n\n" == CONTENT and got[-1] == DONE.strip() and len(got) == 3
+    assert orjson.loads(got[1][6:])["error"]["message"] == "OpenRouter error (502): boom"
+    assert upstream.closed and upstream.pieces == [CONTENT]  # nothing read past it
+
+
+def test_chunks_waiting_together_go_on_in_one_write():
+    body = chunk(CONTENT) + chunk(CONTENT) + chunk(USAGE) + chunk(DONE) + b"0\r\n\r\n"
+    upstream = ChunkedUpstream([ChunkedUpstream.HEAD + body])  # one write: the client finds it all at once
+    client = stream_client(upstream.url)
+    assert list(relay(client.open_stream(b"{}"), "rid")) == [CONTENT + CONTENT + USAGE + DONE]
+    assert [sock is not None for sock in idle_sockets(client_pool(client, upstream.url))] == [True]

@@ -4,7 +4,7 @@ import socket
 import time
 
 import orjson
-from urllib3.exceptions import HTTPError, ReadTimeoutError
+from urllib3.exceptions import HTTPError, ProtocolError, ReadTimeoutError
 
 from core.errors import ServiceUnavailableError, UpstreamError, UpstreamTimeoutError
 from core.readiness import readable_now
@@ -72,64 +72,107 @@ def client_gone(sock):
 
 
 def _stream_failure(exc):
-    if isinstance(exc, ReadTimeoutError):
+    if isinstance(exc, ReadTimeoutError | TimeoutError):
         return UpstreamTimeoutError("OpenRouter went silent mid-stream for longer than OPENROUTER_TIMEOUT")
     return UpstreamError("The connection to OpenRouter broke mid-stream")
 
 
-def _events(upstream):
-    """Complete SSE events (without their blank-line terminator) as the upstream sends them."""
+def _batches(upstream):
+    """The complete SSE events (without their blank-line terminator) each read of the upstream brings, as lists."""
     buffer = b""
-    for chunk in _chunks(upstream):
-        buffer += chunk.replace(b"\r\n", b"\n") if b"\r" in chunk else chunk
-        while True:
-            end = buffer.find(b"\n\n")
-            if end < 0:
-                break
-            yield buffer[:end]
-            buffer = buffer[end + 2 :]
+    for data in _arrivals(upstream):
+        buffer += data.replace(b"\r\n", b"\n") if b"\r" in data else data
+        events = buffer.split(b"\n\n")
+        buffer = events.pop()  # what follows the last complete event
+        if events:
+            yield events
 
 
-def _chunks(upstream):
-    """The body as it arrives: each HTTP chunk of a chunked answer, else whatever the socket has."""
+def _arrivals(upstream):
+    """The body as it arrives: what one read brings (of a chunked answer, its complete chunks' data)."""
     if upstream.chunked and upstream.supports_chunked_reads():
-        yield from upstream.read_chunked(decode_content=False)
+        yield from _chunked_body(upstream)
     else:
-        while chunk := upstream.read1(65536):
-            yield chunk
+        while data := upstream.read1(65536):
+            yield data
+
+
+def _chunked_body(upstream):
+    """A chunked body, read straight from http.client's buffered reader: per read, the data of every chunk it
+    completed. urllib3's `read_chunked` hands out one chunk at a time through a line read and two sized reads; an
+    SSE event is one chunk, and a worker that fell behind finds several waiting, which then go on in one write.
+
+    The last chunk and its trailer end the http.client response, so the connection can serve the next call.
+    """
+    response = upstream._fp  # http.client's response; its buffered reader may already hold the first chunks
+    buffer, start = b"", 0
+    while True:
+        ready = []
+        while (line_end := buffer.find(b"\r\n", start)) >= 0:
+            try:
+                size = int(buffer[start:line_end].split(b";", 1)[0], 16)
+            except ValueError:
+                if ready:  # what came before it still goes on
+                    yield b"".join(ready)
+                raise ProtocolError("OpenRouter sent a malformed chunk size") from None
+            if size == 0:
+                if b"\r\n\r\n" in buffer[line_end:]:  # "0", any trailer lines, then an empty line
+                    if ready:
+                        yield b"".join(ready)
+                    response.close()  # the body is whole: its connection is reusable
+                    return
+                break
+            if len(buffer) < line_end + 4 + size:
+                break
+            ready.append(buffer[line_end + 2 : line_end + 2 + size])
+            start = line_end + 4 + size
+        if ready:
+            yield b"".join(ready)
+        buffer, start = buffer[start:], 0
+        data = response.fp.read1(65536)
+        if not data:
+            raise ProtocolError("OpenRouter closed the connection inside a chunked body")
+        buffer += data
 
 
 def relay(upstream, request_id, sock=None, on_data=None, dialect=CHAT):
     """Yield SSE bytes to the client; always ends the upstream response, stopping OpenRouter's billing.
 
     Events go on byte for byte (`event:` lines included); only their `data:` line is read, for errors and usage.
+    The events one read brought go on in one write.
     """
-    events, complete, next_check = _events(upstream), False, 0.0
+    batches, complete, next_check = _batches(upstream), False, 0.0
     try:
-        for event in events:
+        for events in batches:
             if sock is not None and (now := time.monotonic()) >= next_check:
                 if client_gone(sock):
                     return
                 next_check = now + CLIENT_CHECK_S
-            data, ended = data_line(event), False
-            if data is not None:
-                if data == b"[DONE]":
-                    yield DONE
+            out, last = [], False
+            for event in events:
+                data, ended = data_line(event), False
+                if data is not None:
+                    if data == b"[DONE]":
+                        out.append(DONE)
+                        complete = True
+                        break
+                    if _needs_parsing(data, dialect.watch):
+                        chunk = _parse(data)
+                        error = dialect.error_of(chunk) if isinstance(chunk, dict) else "not a JSON object"
+                        if error is not None:
+                            failure = error_from_chunk(error if isinstance(error, dict) else {"message": str(error)})
+                            out.append(dialect.failure(failure, request_id))
+                            last = True
+                            break
+                        if on_data is not None:
+                            on_data(chunk)
+                        ended = dialect.finished is not None and dialect.finished(chunk)
+                out.append(event + b"\n\n")
+                if ended:  # the API's own last event (message_stop, response.completed): the stream is whole
                     complete = True
-                    return
-                if _needs_parsing(data, dialect.watch):
-                    chunk = _parse(data)
-                    error = dialect.error_of(chunk) if isinstance(chunk, dict) else "not a JSON object"
-                    if error is not None:
-                        failure = error_from_chunk(error if isinstance(error, dict) else {"message": str(error)})
-                        yield dialect.failure(failure, request_id)
-                        return
-                    if on_data is not None:
-                        on_data(chunk)
-                    ended = dialect.finished is not None and dialect.finished(chunk)
-            yield event + b"\n\n"
-            if ended:  # the API's own last event (message_stop, response.completed): the stream is whole
-                complete = True
+                    break
+            yield b"".join(out)
+            if last or complete:  # an error event, [DONE] or the API's last event went out: the stream is over
                 return
         yield dialect.failure(UpstreamError("OpenRouter ended the stream without [DONE]"), request_id)
     except (HTTPError, OSError) as exc:
@@ -138,7 +181,7 @@ def relay(upstream, request_id, sock=None, on_data=None, dialect=CHAT):
         yield dialect.failure(exc, request_id)
     finally:
         if complete:
-            finish(upstream, events)  # a finished stream keeps its keep-alive connection
+            finish(upstream, batches)  # a finished stream keeps its keep-alive connection
         else:
             close(upstream)  # closing is what tells OpenRouter to stop
 
