@@ -64,8 +64,8 @@ def profile_lines(raw_path, top=15):
 # While relaying streams: inclusive buckets, as above.
 STREAM_BUCKETS = (
     ("relaying events (the response body: read, relay, write)", "_counted (blueprints/model_answers.py"),
-    ("  reading the upstream (urllib3's chunked reads, socket waits)", "_chunks (upstream/streaming.py"),
-    ("  the relay's own work (event boundaries, data line, parsing)", "relay (upstream/streaming.py", "_chunks ("),
+    ("  reading the upstream (chunked reads, socket waits)", "_arrivals (upstream/streaming.py"),
+    ("  the relay's own work (event boundaries, data line, parsing)", "relay (upstream/streaming.py", "_arrivals ("),
     ("  writing to the client (gunicorn's chunked write)", "Response.write (gunicorn/http/wsgi.py"),
     ("starting streams (the Flask request up to the first byte)", "Flask.wsgi_app"),
     ("gevent's loop (poll, timers, switches)", "Hub.run"),
