@@ -51,7 +51,13 @@ def profile_lines(raw_path, top=15):
         "| part | % of samples |",
         "|---|---|",
     ]
-    for label, needle, *exclude in BUCKETS:
+    return rows + bucket_rows(BUCKETS, stacks, samples)
+
+
+def bucket_rows(buckets, stacks, samples):
+    """A table row per bucket: the share of samples with a frame matching its needle and none its exclusions."""
+    rows = []
+    for label, needle, *exclude in buckets:
         hits = sum(
             c
             for frames, c in stacks
@@ -91,13 +97,7 @@ def stream_profile_lines(raw_path, streams):
         "| part | % of samples |",
         "|---|---|",
     ]
-    for label, needle, *exclude in STREAM_BUCKETS:
-        hits = sum(
-            c
-            for frames, c in stacks
-            if any(needle in f for f in frames) and not any(x in f for x in exclude for f in frames)
-        )
-        rows.append(f"| {label} | {100 * hits / samples:.1f} |")
+    rows += bucket_rows(STREAM_BUCKETS, stacks, samples)
     bare = sum(c for frames, c in stacks if not frames)
     rows.append(f"| no Python frame (gevent's loop and greenlet switches in C) | {100 * bare / samples:.1f} |")
     return rows
