@@ -224,7 +224,9 @@ def test_a_chunked_body_split_anywhere_relays_whole_and_its_connection_serves_th
 
 
 @pytest.mark.parametrize(
-    "rest", [b"zz\r\n" + CONTENT, chunk(CONTENT)[:20]], ids=["malformed chunk size", "closed inside a chunk"]
+    "rest",
+    [b"zz\r\n" + CONTENT, b"-5\r\n" + CONTENT, chunk(CONTENT)[:20]],
+    ids=["malformed chunk size", "negative chunk size", "closed inside a chunk"],
 )
 def test_a_broken_chunked_body_is_an_error_event_then_done(rest):
     upstream = ChunkedUpstream([ChunkedUpstream.HEAD + chunk(CONTENT) + rest])

@@ -111,6 +111,8 @@ def _chunked_body(upstream):
         while (line_end := buffer.find(b"\r\n", start)) >= 0:
             try:
                 size = int(buffer[start:line_end].split(b";", 1)[0], 16)
+                if size < 0:
+                    raise ValueError(size)
             except ValueError:
                 if ready:  # what came before it still goes on
                     yield b"".join(ready)
